@@ -1,0 +1,81 @@
+// Plain-text report: header, one table per thread count, memory and concurrency sections.
+import { SHAPES, describe } from './shapes.mjs';
+import { PEER_NAMES, fmtMs, fmtG, fmtMB } from './format.mjs';
+
+function table(headers, rows, align) {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
+  const line = (cells) => cells
+    .map((c, i) => (i === cells.length - 1 ? String(c ?? '') : align[i] === 'r' ? String(c ?? '').padStart(w[i]) : String(c ?? '').padEnd(w[i])))
+    .join('  ').trimEnd();
+  return [line(headers), line(w.map((n) => '-'.repeat(n))), ...rows.map((r) => (r.sep ? r.sep : line(r)))].join('\n');
+}
+
+export function renderReport({ meta, ceiling, results, memory, concurrency }) {
+  const o = [];
+  const { cpu, blas, options } = meta;
+  o.push(`native-attention benchmark${options.quick ? ' (--quick)' : ''} — ${meta.date}`);
+  o.push(`CPU: ${cpu.model} · ${cpu.logicalCpus} logical CPUs · ${cpu.flags.join(' ')}`);
+  o.push(`Node ${meta.node} (${meta.platform})`);
+  const env = Object.entries(blas.env).map(([k, v]) => `${k}=${v}`).join(' ');
+  o.push(`BLAS: ${blas.reported ?? 'configuration not reported (ours not loaded or no info call)'}` +
+    `${blas.mappedLibraries.length ? ` · loaded: ${blas.mappedLibraries.join(', ')}` : ''}${env ? ` · env: ${env}` : ''}`);
+  o.push('Peers:');
+  for (const [id, p] of Object.entries(meta.peers)) {
+    const what = p.ok ? `${p.label} [${p.version}]${p.notes?.length ? ` (${p.notes.join('; ')})` : ''} — threads: ${p.threads}` : p.reason;
+    o.push(`  ${id.padEnd(10)} ${what}`);
+  }
+  o.push(`Timing: ${options.warmups} warm-up run(s) after a checked run, then peers interleaved round-robin; median of ` +
+    `${options.minReps}–${options.maxReps} reps within ~${options.budgetMs / 1000} s per shape (slow peers stop after one budget of their own).`);
+  if (options.reuseSingleThreaded) o.push('--quick: single-threaded peers (wasm, cpu) are timed at the first thread count only and that row is repeated.');
+  o.push(`Check: rel. error ‖out−ref‖/‖ref‖ against a float64 JS reference (shapes ≤ 2 GFLOP) or against the first of ` +
+    `ours, ort-plain, ort-mha, tfjs-node, wasm that ran (bigger shapes); a peer above ${meta.checkTolerance} is not timed.`);
+
+  for (const threads of options.threads) {
+    const c = ceiling[threads];
+    const ceil = c?.gflops ? `sgemm ceiling ${fmtG(c.gflops)} GFLOP/s (ours matmul ${c.n}³, median ${fmtMs(c.ms)} ms)` : `sgemm ceiling: n/a (${c?.error ?? 'not measured'})`;
+    o.push('', `== ${threads} thread${threads > 1 ? 's' : ''} · ${ceil} ==`);
+    const rows = [];
+    for (const shape of options.shapes) {
+      const rs = results.filter((r) => r.threads === threads && r.shape === shape);
+      if (!rs.length) continue;
+      rows.push({ sep: `${describe(shape)} · ${rs[0].gflop.toFixed(rs[0].gflop < 0.01 ? 6 : 2)} GFLOP  [${SHAPES[shape].what}]` });
+      const ort = rs.filter((r) => r.peer.startsWith('ort-') && r.status === 'ok').sort((a, b) => a.medianMs - b.medianMs)[0];
+      for (const r of rs) {
+        const notes = [];
+        if (r === ort) notes.push("ORT's best");
+        if (r.reused) notes.push(r.note);
+        else if (r.status !== 'ok' || r.note) notes.push(r.note ?? r.status);
+        const err = r.relErr == null ? '–' : r.checkRef === r.peer ? 'reference' : `${r.relErr.toExponential(1)} (${r.checkRef})`;
+        rows.push([
+          `  ${shape}`, PEER_NAMES[r.peer] ?? r.peer,
+          r.status === 'ok' ? fmtMs(r.medianMs) : r.status === 'failed-check' ? 'FAILED' : '–',
+          r.status === 'ok' ? fmtG(r.gflops) : '–',
+          r.speedup ? `${r.speedup.toFixed(2)}×` : r.peer === 'ours' && r.status === 'ok' ? '1' : '–',
+          r.pctCeiling ? `${r.pctCeiling.toFixed(0)}%` : '–',
+          err, fmtMB(r.peakRssMB), r.reps ?? '–', notes.join('; '),
+        ]);
+      }
+    }
+    o.push(table(['shape', 'peer', 'median ms', 'GFLOP/s', 'ours ×', '% sgemm', 'rel. error (vs)', 'peak RSS MB', 'reps', 'note'], rows,
+      ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l']));
+  }
+  o.push('', 'ours × = peer median / ours median (above 1: ours is faster). % sgemm = GFLOP/s over the sgemm ceiling at the same thread count.');
+
+  if (memory?.length) {
+    o.push('', `Memory — peak RSS of a fresh child process per row (${memory[0].threads} thread(s), ${memory[0].runs} forward calls); ` +
+      'Δ = peak minus RSS after loading the peer and creating inputs/weights:');
+    const rows = memory.map((m) => [m.shape, PEER_NAMES[m.peer] ?? m.peer, m.mode,
+      m.error ? '–' : fmtMB(m.peakMB), m.error ? '–' : `+${fmtMB(m.deltaMB)}`, m.error ?? '']);
+    o.push(table(['shape', 'peer', 'call', 'peak RSS MB', 'Δ MB', 'note'], rows, ['l', 'l', 'l', 'r', 'r', 'l']));
+  }
+  if (concurrency) {
+    o.push('');
+    if (concurrency.error) o.push(`Concurrency (ours, S2, 2 threads): n/a — ${concurrency.error}`);
+    else {
+      o.push(`Concurrency (ours, ${concurrency.shape}, ${concurrency.threads} threads, median of ${concurrency.reps}): ` +
+        `2 simultaneous forwardAsync ${fmtMs(concurrency.concurrentMs)} ms vs back to back ${fmtMs(concurrency.sequentialMs)} ms → ` +
+        `ratio ${concurrency.ratio.toFixed(2)} (1.00 = no overlap gain; outputs vs serial: max rel. error ${concurrency.maxRelErrVsSerial.toExponential(1)})`);
+    }
+  }
+  return `${o.join('\n')}\n`;
+}

@@ -1,0 +1,48 @@
+import { buildAttentionModel } from '../onnx/attention-models.mjs';
+
+let ort;
+async function loadOrt() {
+  if (!ort) {
+    const m = await import('onnxruntime-node');
+    ort = m.default ?? m;
+  }
+  return ort;
+}
+
+// variant 'mha' = com.microsoft.MultiHeadAttention contrib op, 'plain' = MatMul/Softmax graph.
+function makeOrtPeer(variant, id, label) {
+  return {
+    id,
+    label,
+    threadNote: (n) => `intraOpNumThreads=${n}, interOpNumThreads=1`,
+    async load() {
+      await loadOrt();
+      const { createRequire } = await import('node:module');
+      const version = createRequire(import.meta.url)('onnxruntime-node/package.json').version;
+      return { version: `onnxruntime-node@${version}`, notes: ['graphOptimizationLevel all, weights as initializers'] };
+    },
+    async prepare(c, threads) {
+      const o = await loadOrt();
+      const session = await o.InferenceSession.create(buildAttentionModel(variant, c), {
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        graphOptimizationLevel: 'all',
+        executionMode: 'sequential',
+        logSeverityLevel: 3,
+      });
+      const { B, Lq, Lk, E } = c.shape;
+      const feeds = { query: new o.Tensor('float32', c.query, [B, Lq, E]) };
+      if (c.memory) feeds.memory = new o.Tensor('float32', c.memory, [B, Lk, E]);
+      return {
+        async run() {
+          const r = await session.run(feeds);
+          return r.output.data;
+        },
+        dispose: () => session.release(),
+      };
+    },
+  };
+}
+
+export const ortMha = makeOrtPeer('mha', 'ort-mha', 'onnxruntime-node, com.microsoft.MultiHeadAttention');
+export const ortPlain = makeOrtPeer('plain', 'ort-plain', 'onnxruntime-node, plain MatMul/Softmax graph');

@@ -1,0 +1,36 @@
+// Peak RSS of one peer on one shape, in a fresh process (run by bench.mjs, or by hand:
+//   node --expose-gc scripts/memory-child.mjs --peer ours --shape S3 --threads 2 [--mode forwardWithWeights]).
+// Prints one JSON line. baseline = RSS after loading the peer and making inputs/weights (after GC);
+// peak = the process's max RSS after prepare + runs; delta = peak - baseline.
+import { parseArgs } from 'node:util';
+import { SHAPES } from '../lib/shapes.mjs';
+import { makeCase } from '../lib/data.mjs';
+import { peerById } from '../peers/index.mjs';
+import { shortErr } from '../lib/format.mjs';
+
+const { values: a } = parseArgs({
+  options: {
+    peer: { type: 'string' }, shape: { type: 'string' }, threads: { type: 'string', default: '1' },
+    mode: { type: 'string' }, runs: { type: 'string', default: '2' },
+  },
+});
+const MB = 1024 * 1024;
+const out = { peer: a.peer, shape: a.shape, threads: +a.threads, mode: a.mode ?? 'forward', runs: +a.runs };
+try {
+  const peer = peerById(a.peer);
+  await peer.load();
+  const c = makeCase(SHAPES[a.shape]);
+  globalThis.gc?.();
+  const baseline = process.memoryUsage.rss();
+  const r = await peer.prepare(c, +a.threads, { mode: a.mode });
+  for (let i = 0; i < +a.runs; i++) {
+    await r.before?.();
+    await r.run();
+  }
+  const peak = process.resourceUsage().maxRSS * 1024;
+  Object.assign(out, { baselineMB: baseline / MB, peakMB: peak / MB, deltaMB: (peak - baseline) / MB });
+} catch (e) {
+  out.error = shortErr(e);
+}
+process.stdout.write(`${JSON.stringify(out)}\n`);
+process.exit(0);

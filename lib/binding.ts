@@ -1,0 +1,61 @@
+// Loads the native addon: a prebuilt binary shipped in the package first
+// (prebuilds/<platform>-<arch>/, the node-gyp-build convention), then a local
+// from-source build (build/Release). A failure names both places and the fix.
+import fs from 'node:fs';
+import path from 'node:path';
+import type * as Native from '../binding';
+
+export type NativeBinding = typeof Native;
+
+const packageRoot = path.resolve(__dirname, '..');
+
+function isMusl(): boolean {
+  if (process.platform !== 'linux') return false;
+  const report = process.report?.getReport?.() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return !report?.header?.glibcVersionRuntime;
+}
+
+/** Prebuilt candidates for this platform, most specific first. */
+function prebuildCandidates(dir: string): string[] {
+  let files: string[];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.node'));
+  } catch {
+    return [];
+  }
+  const libc = process.platform === 'linux' ? (isMusl() ? 'musl' : 'glibc') : null;
+  return files
+    .filter((f) => f.split('.').includes('napi'))
+    .filter((f) => {
+      const tags = f.split('.');
+      const fileLibc = tags.find((t) => t === 'glibc' || t === 'musl');
+      return !fileLibc || fileLibc === libc;
+    })
+    .sort((a, b) => b.split('.').length - a.split('.').length)
+    .map((f) => path.join(dir, f));
+}
+
+function load(): NativeBinding {
+  const prebuildDir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
+  const buildFile = path.join(packageRoot, 'build', 'Release', 'native_attention.node');
+  const tried: string[] = [];
+  for (const file of [...prebuildCandidates(prebuildDir), buildFile]) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      return require(file) as NativeBinding;
+    } catch (err) {
+      tried.push(`${file}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(
+    `native-attention: no native binary could be loaded for ${process.platform}-${process.arch}.\n` +
+      `Looked in:\n  ${prebuildDir}${path.sep} (prebuilt binaries)\n  ${buildFile} (build from source)\n` +
+      (tried.length ? `Failed to load:\n  ${tried.join('\n  ')}\n` : '') +
+      'Build it from source (needs cmake, a C++17 compiler and OpenBLAS, e.g. ' +
+      '`apt-get install cmake g++ libopenblas-dev`) with:\n' +
+      `  npm run build:native --prefix "${packageRoot}"`,
+  );
+}
+
+/** The raw native module. Internal: use the classes in lib/. */
+export const native: NativeBinding = load();

@@ -1,0 +1,18 @@
+export { MultiHeadAttention, WEIGHT_NAMES } from './multi-head-attention';
+export type {
+  ForwardOptions,
+  MultiHeadAttentionOptions,
+  OutputWithWeights,
+  WeightName,
+  Weights,
+  WeightsOptions,
+} from './multi-head-attention';
+export { SelfAttention } from './self-attention';
+export type { SelfAttentionOptions } from './self-attention';
+export { scaledDotProductAttention, scaledDotProductAttentionAsync } from './scaled-dot-product-attention';
+export type { SdpaOptions } from './scaled-dot-product-attention';
+export type { AttentionOptions } from './attention-options';
+export { tensor } from './tensor';
+export type { MaskTensor, Tensor } from './tensor';
+export { matmul } from './matmul';
+export { blasInfo, getNumThreads, setNumThreads } from './threads';

@@ -1,0 +1,264 @@
+// MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
+import { native } from './binding';
+import type { AttentionLayer, WeightIndex } from '../binding';
+import {
+  checkOptionsObject,
+  outputArray,
+  resolveAttentionOptions,
+  type AttentionOptions,
+} from './attention-options';
+import { runAsync } from './async';
+import { describe, rangeError, shapeError, typeError } from './errors';
+import { glorotUniform, mulberry32 } from './random';
+import { checkDim, checkTensor, expectShape, type Tensor } from './tensor';
+
+export interface MultiHeadAttentionOptions {
+  /** E: feature size of the query. */
+  embedDim: number;
+  /** H: number of heads. */
+  numHeads: number;
+  /** Per-head size of queries and keys (default embedDim / numHeads, which must divide). */
+  keyDim?: number;
+  /** Per-head size of values (default keyDim). */
+  valueDim?: number;
+  /** Feature size of the key input (default embedDim). */
+  kdim?: number;
+  /** Feature size of the value input (default embedDim). */
+  vdim?: number;
+  /** Output feature size (default embedDim). */
+  outputDim?: number;
+  /** Learnable biases on every projection (default true). */
+  useBias?: boolean;
+  /** Softmax scale (default 1/√keyDim). */
+  scale?: number;
+  /** Seed for deterministic Glorot-uniform weights (biases start at zero). */
+  seed?: number;
+}
+
+export type WeightName = 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo';
+export const WEIGHT_NAMES: readonly WeightName[] = ['wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo'];
+export type Weights = Partial<Record<WeightName, Tensor>>;
+
+export interface ForwardOptions extends AttentionOptions {
+  /** Write the output here instead of allocating ([B, Lq, outputDim] elements). */
+  out?: Float32Array;
+}
+
+export interface WeightsOptions extends ForwardOptions {
+  /** Return weights averaged over heads, [B, Lq, Lk], instead of [B, H, Lq, Lk]. */
+  averageHeads?: boolean;
+}
+
+export interface OutputWithWeights {
+  output: Tensor;
+  /** Attention probabilities: [B, H, Lq, Lk], or [B, Lq, Lk] with averageHeads. */
+  weights: Tensor;
+}
+
+/** One call's arguments for the binding, and the shapes of what it returns. */
+interface PreparedCall {
+  args: Parameters<AttentionLayer['forward']>;
+  outputShape: number[];
+  batched: boolean;
+  B: number;
+  Lq: number;
+  Lk: number;
+}
+
+const WEIGHT_INDEX: Record<WeightName, WeightIndex> = { wq: 0, bq: 1, wk: 2, bk: 3, wv: 4, bv: 5, wo: 6, bo: 7 };
+
+function optionalDim(options: Record<string, unknown>, name: string, fallback: number): number {
+  return options[name] === undefined ? fallback : checkDim(name, options[name]);
+}
+
+export class MultiHeadAttention {
+  readonly embedDim: number;
+  readonly numHeads: number;
+  readonly keyDim: number;
+  readonly valueDim: number;
+  readonly kdim: number;
+  readonly vdim: number;
+  readonly outputDim: number;
+  readonly useBias: boolean;
+  readonly scale: number;
+  readonly #layer: AttentionLayer;
+  readonly #shapes: Record<WeightName, number[]>;
+
+  constructor(options: MultiHeadAttentionOptions) {
+    const o = checkOptionsObject('MultiHeadAttention: options', options);
+    if (options === undefined || options === null) throw typeError('MultiHeadAttention: options', 'an options object', options);
+    this.embedDim = checkDim('embedDim', o.embedDim);
+    this.numHeads = checkDim('numHeads', o.numHeads);
+    if (o.keyDim === undefined && this.embedDim % this.numHeads !== 0) {
+      throw rangeError('numHeads', `a divisor of embedDim (${this.embedDim}) when keyDim is not given`, `${this.numHeads}`);
+    }
+    this.keyDim = optionalDim(o, 'keyDim', this.embedDim / this.numHeads);
+    this.valueDim = optionalDim(o, 'valueDim', this.keyDim);
+    this.kdim = optionalDim(o, 'kdim', this.embedDim);
+    this.vdim = optionalDim(o, 'vdim', this.embedDim);
+    this.outputDim = optionalDim(o, 'outputDim', this.embedDim);
+    if (o.useBias !== undefined && typeof o.useBias !== 'boolean') throw typeError('useBias', 'a boolean', o.useBias);
+    this.useBias = o.useBias ?? true;
+    if (o.scale !== undefined) {
+      if (typeof o.scale !== 'number') throw typeError('scale', 'a finite number', o.scale);
+      if (!Number.isFinite(o.scale)) throw rangeError('scale', 'a finite number', describe(o.scale));
+    }
+    this.scale = (o.scale as number | undefined) ?? 1 / Math.sqrt(this.keyDim);
+    if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
+      throw typeError('seed', 'an integer', o.seed);
+    }
+    const hk = this.numHeads * this.keyDim;
+    const hv = this.numHeads * this.valueDim;
+    this.#shapes = {
+      wq: [this.embedDim, hk], bq: [hk],
+      wk: [this.kdim, hk], bk: [hk],
+      wv: [this.vdim, hv], bv: [hv],
+      wo: [hv, this.outputDim], bo: [this.outputDim],
+    };
+    this.#layer = new native.AttentionLayer(
+      this.embedDim, this.numHeads, this.keyDim, this.valueDim, this.kdim, this.vdim, this.outputDim, this.useBias, this.scale,
+    );
+    const next = mulberry32((o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0);
+    for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
+      const [rows, cols] = this.#shapes[name] as [number, number];
+      this.#layer.setWeight(WEIGHT_INDEX[name], glorotUniform(rows, cols, next));
+    }
+  }
+
+  /** Names of this layer's weights (biases only when useBias). */
+  get weightNames(): WeightName[] {
+    return WEIGHT_NAMES.filter((n) => this.useBias || n[0] === 'w');
+  }
+
+  /** The shape of each weight, in y = x·W + b orientation with head-major columns. */
+  weightShapes(): Partial<Record<WeightName, number[]>> {
+    const out: Partial<Record<WeightName, number[]>> = {};
+    for (const n of this.weightNames) out[n] = [...this.#shapes[n]];
+    return out;
+  }
+
+  /** Copies of the weights. */
+  getWeights(): Weights {
+    const out: Weights = {};
+    for (const n of this.weightNames) {
+      const shape = [...this.#shapes[n]];
+      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+      this.#layer.getWeight(WEIGHT_INDEX[n], data);
+      out[n] = { data, shape };
+    }
+    return out;
+  }
+
+  /**
+   * Replaces some or all weights (copied in). All are checked before any is applied,
+   * so a bad entry leaves the layer unchanged.
+   */
+  setWeights(weights: Weights): void {
+    if (typeof weights !== 'object' || weights === null || Array.isArray(weights) || ArrayBuffer.isView(weights)) {
+      throw typeError('setWeights: weights', 'an object of tensors keyed by weight name', weights);
+    }
+    const names = this.weightNames;
+    const entries: [WeightName, Float32Array][] = [];
+    for (const key of Object.keys(weights)) {
+      if (!(names as string[]).includes(key)) {
+        const hint = !this.useBias && (WEIGHT_NAMES as string[]).includes(key) ? ' (this layer has useBias: false)' : '';
+        throw rangeError('setWeights', `a weight name among ${names.join(', ')}${hint}`, JSON.stringify(key));
+      }
+      const name = key as WeightName;
+      const value = (weights as Record<string, unknown>)[key];
+      const shape = checkTensor(`setWeights: ${name}`, value, [this.#shapes[name].length]);
+      expectShape(`setWeights: ${name}`, shape, this.#shapes[name]);
+      entries.push([name, (value as Tensor).data]);
+    }
+    for (const [name, data] of entries) this.#layer.setWeight(WEIGHT_INDEX[name], data);
+  }
+
+  /** query [B, Lq, E] (or unbatched [Lq, E]); key/value default to query/key. → [B, Lq, outputDim]. */
+  forward(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Tensor {
+    const call = this.#prepare(query, key, value, options, null);
+    this.#layer.forward(...call.args);
+    return { data: call.args[13], shape: call.outputShape };
+  }
+
+  /** forward() computed off the JavaScript thread. */
+  async forwardAsync(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Promise<Tensor> {
+    const call = this.#prepare(query, key, value, options, null);
+    call.args[15] = true;
+    await runAsync(() => this.#layer.forward(...call.args));
+    return { data: call.args[13], shape: call.outputShape };
+  }
+
+  /** forward() that also returns the attention probabilities. */
+  forwardWithWeights(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions): OutputWithWeights {
+    const { call, weights, average } = this.#prepareWithWeights(query, key, value, options);
+    this.#layer.forward(...call.args);
+    return { output: { data: call.args[13], shape: call.outputShape }, weights: this.#finishWeights(call, weights, average) };
+  }
+
+  async forwardWithWeightsAsync(
+    query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions,
+  ): Promise<OutputWithWeights> {
+    const { call, weights, average } = this.#prepareWithWeights(query, key, value, options);
+    call.args[15] = true;
+    await runAsync(() => this.#layer.forward(...call.args));
+    return { output: { data: call.args[13], shape: call.outputShape }, weights: this.#finishWeights(call, weights, average) };
+  }
+
+  #prepareWithWeights(query: Tensor, key: Tensor | null | undefined, value: Tensor | null | undefined, options: WeightsOptions | undefined) {
+    const o = checkOptionsObject('options', options);
+    if (o.averageHeads !== undefined && typeof o.averageHeads !== 'boolean') throw typeError('averageHeads', 'a boolean', o.averageHeads);
+    const call = this.#prepare(query, key, value, options, true);
+    return { call, weights: call.args[14] as Float32Array, average: o.averageHeads === true };
+  }
+
+  #finishWeights(call: PreparedCall, weights: Float32Array, average: boolean): Tensor {
+    const { B, Lq, Lk, batched } = call;
+    const H = this.numHeads;
+    if (!average) return { data: weights, shape: batched ? [B, H, Lq, Lk] : [H, Lq, Lk] };
+    const plane = Lq * Lk;
+    const mean = new Float32Array(B * plane);
+    for (let b = 0; b < B; b++) {
+      const dst = mean.subarray(b * plane, (b + 1) * plane);
+      for (let h = 0; h < H; h++) {
+        const src = weights.subarray((b * H + h) * plane, (b * H + h + 1) * plane);
+        for (let i = 0; i < plane; i++) dst[i]! += src[i]!;
+      }
+      for (let i = 0; i < plane; i++) dst[i]! /= H;
+    }
+    return { data: mean, shape: batched ? [B, Lq, Lk] : [Lq, Lk] };
+  }
+
+  #prepare(
+    query: Tensor,
+    key: Tensor | null | undefined,
+    value: Tensor | null | undefined,
+    options: ForwardOptions | undefined,
+    withWeights: true | null,
+  ): PreparedCall {
+    const qs = checkTensor('query', query, [2, 3]);
+    const batched = qs.length === 3;
+    const B = batched ? qs[0]! : 1;
+    const Lq = qs[qs.length - 2]!;
+    if (qs[qs.length - 1] !== this.embedDim) {
+      throw shapeError('query', batched ? ['B', 'Lq', this.embedDim] : ['Lq', this.embedDim], qs);
+    }
+    const k = key ?? query;
+    const v = value ?? k;
+    const ks = k === query ? qs : checkTensor('key', k, [qs.length]);
+    const Lk = ks[ks.length - 2]!;
+    expectShape('key', ks, batched ? [B, 'Lk', this.kdim] : ['Lk', this.kdim]);
+    const vs = v === k ? ks : checkTensor('value', v, [qs.length]);
+    expectShape('value', vs, batched ? [B, Lk, this.vdim] : [Lk, this.vdim]);
+
+    const o = checkOptionsObject('options', options);
+    const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
+    const inputs: [string, ArrayBufferView | null][] = [['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask]];
+    const out = outputArray('out', o.out, B * Lq * this.outputDim, inputs);
+    const weightsOut = withWeights ? new Float32Array(B * this.numHeads * Lq * Lk) : null;
+    return {
+      args: [query.data, k.data, v.data, B, Lq, Lk, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, weightsOut, false],
+      outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim],
+      batched, B, Lq, Lk,
+    };
+  }
+}

@@ -1,0 +1,62 @@
+// Scaled dot-product attention over already projected heads:
+//   O[b,h] = softmax(scale · Q[b,h] · K[b,h]ᵀ + mask) · V[b,h]
+// Heads are addressed through strides, so the same kernel reads [B, H, L, D] tensors
+// and the column slices of a merged [B, L, H·D] projection without copying.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common.h"
+#include "compute_pool.h"
+#include "softmax.h"
+
+namespace na {
+
+// Element (b, h, i, d) of a head tensor lives at data + b·batch + h·head + i·row + d.
+// `row` is the BLAS leading dimension (must fit int).
+struct HeadsIn {
+  const float* data;
+  int64_t batch, head, row;
+};
+struct HeadsOut {
+  float* data;
+  int64_t batch, head, row;
+};
+
+// Mask element (b, h, i, j) at data + b·sb + h·sh + i·sq + j·sk (elements); a stride
+// of 0 broadcasts that axis. Never expanded in memory.
+struct MaskSpec {
+  MaskKind kind = MaskKind::None;
+  const void* data = nullptr;
+  int64_t sb = 0, sh = 0, sq = 0, sk = 0;
+};
+
+struct AttentionShape {
+  int64_t B, H, Lq, Lk, Dk, Dv;
+};
+
+struct AttentionParams {
+  float scale = 1.0f;
+  MaskSpec mask;
+  // Bottom-right aligned: query i may see keys j <= i + (Lk - Lq).
+  bool causal = false;
+  const int32_t* key_lengths = nullptr;  // [B] or null; only keys j < key_lengths[b] are real
+  float* weights = nullptr;              // [B, H, Lq, Lk] probabilities out, or null
+};
+
+// Query rows per task: the block's scores (rows × Lk floats) stay near L2-sized.
+int64_t attention_query_block(int64_t Lq, int64_t Lk);
+
+// Floats of scratch attention_heads needs for `threads` threads (0 when the scores are
+// written straight into params.weights).
+int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool weights);
+
+// Checks the BLAS int limits of every product this shape implies.
+Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
+                       const HeadsOut& o);
+
+// Runs in parallel over batch × head × query block on the lease's threads.
+void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k,
+                     const HeadsIn& v, const HeadsOut& o, const AttentionParams& p, float* scratch);
+
+}  // namespace na

@@ -1,0 +1,23 @@
+// Matrix products on OpenBLAS's cblas_sgemm, split across a Lease's threads.
+#pragma once
+#include <cstdint>
+
+#include "compute_pool.h"
+
+namespace na {
+
+// Once per process: OpenBLAS single-threaded (the ComputePool owns threading).
+void blas_init();
+const char* blas_config();    // OpenBLAS build configuration string
+const char* blas_core_name(); // the kernel family OpenBLAS dispatched to on this CPU
+
+// Row-major C[M, N] (ldc) = A[M, K] (lda) · B[K, N] (ldb) + bias[N] broadcast over rows
+// (bias may be null). Splits rows, or columns when there are few rows, across the
+// lease's threads. Sizes must already be checked against kBlasIntMax.
+void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+               const float* bias, float* C, int ldc);
+
+// Work below this many multiply-adds runs on one thread: a hand-off costs more.
+constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
+
+}  // namespace na

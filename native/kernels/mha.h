@@ -1,0 +1,65 @@
+// Multi-head attention forward: input projections, attention over heads, output
+// projection. Weights are stored in y = x·W + b orientation with head-major columns.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "attention.h"
+#include "common.h"
+#include "compute_pool.h"
+
+namespace na {
+
+struct MhaDims {
+  int64_t E, H, Dk, Dv, kdim, vdim, O;
+  bool bias;
+};
+
+// The layer's parameters. When the query, key and value inputs all have E features, the
+// three input projections live side by side in one [E, H·(2Dk+Dv)] matrix, so
+// self-attention projects Q, K and V in a single GEMM and K,V (cross-attention over one
+// memory tensor) in another; each of wq, wk, wv is then a column slice of it.
+class MhaWeights {
+ public:
+  enum Name { WQ = 0, BQ, WK, BK, WV, BV, WO, BO, kCount };
+  struct Slot {
+    float* data;  // null when absent (biases of a layer without bias)
+    int64_t rows, cols, ld;
+  };
+
+  // Sizes must have passed mha_check_dims.
+  explicit MhaWeights(const MhaDims& d);
+  const MhaDims& dims() const { return d_; }
+  bool packed() const { return packed_; }
+  Slot slot(Name n) const;
+
+  // Copy a contiguous [rows, cols] array in or out of a slot.
+  void write(Name n, const float* src);
+  void read(Name n, float* dst) const;
+
+ private:
+  MhaDims d_;
+  bool packed_;
+  std::vector<float> w_in_;  // packed [E, Nt], or wq | wk | wv stored one after another
+  std::vector<float> b_in_;  // [H·(2Dk+Dv)]: bq | bk | bv
+  std::vector<float> wo_, bo_;
+};
+
+Status mha_check_dims(const MhaDims& d);
+
+struct MhaInputs {
+  int64_t B, Lq, Lk;
+  const float* query;  // [B, Lq, E]
+  const float* key;    // [B, Lk, kdim]
+  const float* value;  // [B, Lk, vdim]
+};
+
+// out: [B, Lq, O]. params.weights, when set, receives [B, H, Lq, Lk] probabilities.
+// `params.scale` is the softmax scale. Workspace comes from the process pool.
+Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
+                   float* out);
+
+// Multiply-adds of one forward call: for choosing how many threads to lease.
+int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk);
+
+}  // namespace na

@@ -1,0 +1,127 @@
+#include "softmax.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+// Compile the row kernel for AVX-512, AVX2 and baseline x86-64, picked at load time
+// (GCC function multi-versioning), so the binary stays portable without giving up SIMD.
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && !defined(NA_NO_CLONES)
+#define NA_SIMD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
+#else
+#define NA_SIMD_CLONES
+#endif
+
+namespace na {
+
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+constexpr int kLanes = 16;  // independent accumulators: lets the compiler keep a full vector
+
+// Helpers are forced inline so each SIMD clone of the row kernel compiles them for its ISA.
+#define NA_INLINE inline __attribute__((always_inline))
+
+// exp(x) for x <= 0, branch-free so the loops around it vectorise. Cephes' expf:
+// x = n·ln2 + r with |r| <= ln2/2, exp(r) by a degree-7 polynomial, 2^n by exponent bits.
+// Error about 1 ulp. Below -87 (exp underflows; includes masked -inf) the result is 0.
+NA_INLINE float exp_nonpositive(float x) {
+  float xs = x >= -87.0f ? x : -87.0f;  // also maps NaN to a finite value: no UB in the cast below
+  xs = xs <= 0.0f ? xs : 0.0f;
+  float n = xs * 1.44269504088896341f + 12582912.0f;  // + 1.5·2^23 rounds to nearest integer
+  n -= 12582912.0f;
+  float r = xs - n * 0.693359375f;
+  r = r - n * -2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  const float e = x < -87.0f ? 0.0f : p * scale;
+  return x != x ? x : e;
+}
+
+NA_INLINE void apply_mask(float* s, int n, const MaskRow& m) {
+  if (m.kind == MaskKind::Bool) {
+    const uint8_t* b = static_cast<const uint8_t*>(m.data);
+    if (m.stride == 1) {
+      for (int j = 0; j < n; ++j) s[j] = b[j] ? s[j] : kNegInf;
+    } else {
+      for (int j = 0; j < n; ++j) s[j] = b[j * m.stride] ? s[j] : kNegInf;
+    }
+  } else if (m.kind == MaskKind::Additive) {
+    const float* a = static_cast<const float*>(m.data);
+    if (m.stride == 1) {
+      for (int j = 0; j < n; ++j) s[j] += a[j];
+    } else {
+      for (int j = 0; j < n; ++j) s[j] += a[j * m.stride];
+    }
+  }
+}
+
+NA_INLINE float row_max(const float* s, int n) {
+  float acc[kLanes];
+  for (int l = 0; l < kLanes; ++l) acc[l] = kNegInf;
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc[l] = s[j + l] > acc[l] ? s[j + l] : acc[l];
+  float m = kNegInf;
+  for (int l = 0; l < kLanes; ++l) m = acc[l] > m ? acc[l] : m;
+  for (; j < n; ++j) m = s[j] > m ? s[j] : m;
+  return m;
+}
+
+// s[j] = exp(s[j] - m); returns the sum.
+NA_INLINE float exp_and_sum(float* s, int n, float m) {
+  float acc[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= n; j += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float e = exp_nonpositive(s[j + l] - m);
+      s[j + l] = e;
+      acc[l] += e;
+    }
+  float sum = 0.0f;
+  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+  for (; j < n; ++j) {
+    const float e = exp_nonpositive(s[j] - m);
+    s[j] = e;
+    sum += e;
+  }
+  return sum;
+}
+
+NA_INLINE bool any_nan(const float* s, int n) {
+  for (int j = 0; j < n; ++j)
+    if (s[j] != s[j]) return true;
+  return false;
+}
+
+}  // namespace
+
+NA_SIMD_CLONES
+void masked_softmax_row(float* s, int limit, int width, const MaskRow& mask) {
+  if (limit < 0) limit = 0;
+  if (limit > width) limit = width;
+  apply_mask(s, limit, mask);
+  // Subtracting the row maximum keeps every exponent <= 0: no overflow for large
+  // scores, and the largest term is exactly 1, so the sum is >= 1 and safe to divide by.
+  const float m = limit > 0 ? row_max(s, limit) : kNegInf;
+  if (m == kNegInf) {
+    // Nothing may be attended to. Say so with zeros (not NaN, not a uniform average);
+    // but a NaN score (NaN input) still propagates.
+    const float fill = any_nan(s, limit) ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+    for (int j = 0; j < limit; ++j) s[j] = fill;
+  } else {
+    const float inv = 1.0f / exp_and_sum(s, limit, m);
+    for (int j = 0; j < limit; ++j) s[j] *= inv;
+  }
+  if (width > limit) std::memset(s + limit, 0, sizeof(float) * (width - limit));
+}
+
+}  // namespace na
