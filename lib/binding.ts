@@ -39,7 +39,9 @@ function load(): NativeBinding {
   const prebuildDir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   const buildFile = path.join(packageRoot, 'build', 'Release', 'native_attention.node');
   const tried: string[] = [];
-  for (const file of [...prebuildCandidates(prebuildDir), buildFile]) {
+  // NATIVE_ATTENTION_FROM_SOURCE=1 skips prebuilds: for developers testing a fresh build.
+  const prebuilds = process.env.NATIVE_ATTENTION_FROM_SOURCE === '1' ? [] : prebuildCandidates(prebuildDir);
+  for (const file of [...prebuilds, buildFile]) {
     if (!fs.existsSync(file)) continue;
     try {
       return require(file) as NativeBinding;
@@ -53,7 +55,7 @@ function load(): NativeBinding {
       (tried.length ? `Failed to load:\n  ${tried.join('\n  ')}\n` : '') +
       'Build it from source (needs cmake, a C++17 compiler and OpenBLAS, e.g. ' +
       '`apt-get install cmake g++ libopenblas-dev`) with:\n' +
-      `  npm run build:native --prefix "${packageRoot}"`,
+      `  npm run build:from-source --prefix "${packageRoot}"`,
   );
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the addon from source with cmake-js: build/Release/native_attention.node.
-//   node scripts/build-native.mjs [--debug] [--static-blas] [--sanitize] [--out DIR]
+//   node scripts/build-native.mjs [--debug] [--static-blas] [--sanitize] [--out DIR] [--install-tools]
 // Missing tools get one clear message instead of a wall of CMake output.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -22,16 +22,37 @@ for (const [tool, probe] of [['cmake', ['--version']], ['c++', ['--version']]]) 
   }
 }
 
-const require = createRequire(import.meta.url);
-let cmakeJs;
-try {
-  cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-} catch {
-  console.error('native-attention: cmake-js is not installed; run `npm install` in the package first.');
+// cmake-js and node-addon-api are devDependencies: present in a clone after `npm ci`.
+// In an installed package (no devDependencies), --install-tools fetches them into a
+// private folder first, leaving the user's project untouched.
+function resolveTools(from) {
+  const require = createRequire(path.join(from, 'package.json'));
+  try {
+    return { cmakeJs: require.resolve('cmake-js/bin/cmake-js'), addonApi: path.dirname(require.resolve('node-addon-api/napi.h')) };
+  } catch {
+    return null;
+  }
+}
+let tools = resolveTools(root);
+if (!tools && flag('--install-tools')) {
+  const dir = path.join(root, '.build-tools');
+  tools = resolveTools(dir);
+  if (!tools) {
+    console.log('native-attention: installing the build tools (cmake-js, node-addon-api) into .build-tools/');
+    const r = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit',
+      '--no-fund', 'cmake-js@8', 'node-addon-api@8'], { stdio: 'inherit' });
+    if (r.status !== 0) process.exit(r.status ?? 1);
+    tools = resolveTools(dir);
+  }
+}
+if (!tools) {
+  console.error('native-attention: cmake-js and node-addon-api are missing: run `npm install` (in a clone) or ' +
+    '`npm run build:from-source` (in an installed package).');
   process.exit(1);
 }
-const cmakeArgs = [cmakeJs, 'compile', '--directory', root, '--out', out, '--log-level', 'warn'];
+const cmakeArgs = [tools.cmakeJs, 'compile', '--directory', root, '--out', out, '--log-level', 'warn'];
 if (flag('--debug')) cmakeArgs.push('--debug');
+cmakeArgs.push(`--CDNODE_ADDON_API_INC=${tools.addonApi}`);
 if (flag('--static-blas')) cmakeArgs.push('--CDNATIVE_ATTENTION_STATIC_BLAS=ON');
 cmakeArgs.push(`--CDNATIVE_ATTENTION_SANITIZE=${flag('--sanitize') ? 'ON' : 'OFF'}`);
 const r = spawnSync(process.execPath, cmakeArgs, { cwd: root, stdio: 'inherit' });
