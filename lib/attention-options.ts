@@ -38,13 +38,18 @@ export function checkOptionsObject(arg: string, options: unknown): Record<string
   return options as Record<string, unknown>;
 }
 
+const NOTHING_RESOLVED: Readonly<ResolvedOptions> = Object.freeze({
+  mask: null, sb: 0, sh: 0, sq: 0, sk: 0, causal: false, keyLengths: null,
+});
+
 export function resolveAttentionOptions(
   o: Record<string, unknown>,
   B: number,
   H: number,
   Lq: number,
   Lk: number,
-): ResolvedOptions {
+): Readonly<ResolvedOptions> {
+  if (o === NO_OPTIONS) return NOTHING_RESOLVED;
   const r: ResolvedOptions = { mask: null, sb: 0, sh: 0, sq: 0, sk: 0, causal: false, keyLengths: null };
   if (o.causal !== undefined) {
     if (typeof o.causal !== 'boolean') throw typeError('causal', 'a boolean', o.causal);
@@ -100,11 +105,16 @@ export function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
 }
 
 /** The caller's `out` array (exact length, not overlapping any input), or a new one. */
-export function outputArray(arg: string, out: unknown, length: number, inputs: readonly [string, ArrayBufferView | null][]): Float32Array {
+export function outputArray(
+  arg: string,
+  out: unknown,
+  length: number,
+  inputs: () => readonly [string, ArrayBufferView | null][],
+): Float32Array {
   if (out === undefined || out === null) return new Float32Array(length);
   if (!(out instanceof Float32Array)) throw typeError(arg, 'a Float32Array', out);
   if (out.length !== length) throw rangeError(arg, `a Float32Array of ${length} elements`, `${out.length}`);
-  for (const [name, view] of inputs) {
+  for (const [name, view] of inputs()) {
     if (view && overlaps(out, view)) throw rangeError(arg, `memory not shared with ${name}`, `an array overlapping ${name}`);
   }
   return out;

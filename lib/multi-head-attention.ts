@@ -252,8 +252,9 @@ export class MultiHeadAttention {
 
     const o = checkOptionsObject('options', options);
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
-    const inputs: [string, ArrayBufferView | null][] = [['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask]];
-    const out = outputArray('out', o.out, B * Lq * this.outputDim, inputs);
+    const out = outputArray('out', o.out, B * Lq * this.outputDim, () => [
+      ['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask],
+    ]);
     const weightsOut = withWeights ? new Float32Array(B * this.numHeads * Lq * Lk) : null;
     return {
       args: [query.data, k.data, v.data, B, Lq, Lk, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, weightsOut, false],

@@ -17,12 +17,15 @@ export function checkDim(arg: string, value: unknown): number {
   return value;
 }
 
-/** Checks a shape (array of positive safe integers) and returns a copy. */
+/** Checks a shape (array of positive safe integers) and returns it (read at once, not kept). */
 export function checkShape(arg: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw typeError(`${arg}.shape`, 'an array of positive integers', shape);
-  const out = new Array<number>(shape.length);
-  for (let i = 0; i < shape.length; i++) out[i] = checkDim(`${arg}.shape[${i}]`, shape[i]);
-  return out;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    // Fast path first: this runs on every call.
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 1) checkDim(`${arg}.shape[${i}]`, d);
+  }
+  return shape as number[];
 }
 
 /**
@@ -30,7 +33,7 @@ export function checkShape(arg: string, shape: unknown): number[] {
  * copied from an array of numbers. Its length must equal the product of `shape`.
  */
 export function tensor(data: Float32Array | ArrayLike<number>, shape: readonly number[]): Tensor {
-  const dims = checkShape('tensor', shape as number[]);
+  const dims = [...checkShape('tensor', shape as number[])];
   let array: Float32Array;
   if (data instanceof Float32Array) array = data;
   else if (Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView))) array = Float32Array.from(data as ArrayLike<number>);

@@ -1,9 +1,9 @@
 #include "attention.h"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cstring>
+
+#include "small_gemm.h"
 
 namespace na {
 
@@ -81,8 +81,7 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
     if (cols > 0) {
       if (s.Dk > 0) {
         // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row), Kp,
-                    int(k.row), 0.0f, S, int(lds));
+        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row), Kp, int(k.row), 0.0f, S, int(lds));
       } else {
         for (int r = 0; r < rows; ++r) std::memset(S + r * lds, 0, sizeof(float) * cols);
       }
@@ -95,8 +94,7 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
     }
     if (cols > 0 && s.Dv > 0) {
       // O_blk[rows, Dv] = P[rows, cols] · V[:cols], written into the head's columns in place.
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, int(s.Dv), int(cols), 1.0f, S, int(lds), Vp,
-                  int(v.row), 0.0f, Op, int(o.row));
+      sgemm(false, rows, int(s.Dv), int(cols), 1.0f, S, int(lds), Vp, int(v.row), 0.0f, Op, int(o.row));
     } else {
       for (int r = 0; r < rows; ++r) std::memset(Op + r * o.row, 0, sizeof(float) * s.Dv);
     }

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <thread>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #if defined(__linux__)
 #include <sched.h>
 #endif
@@ -10,13 +13,25 @@ namespace na {
 
 namespace {
 constexpr int kMaxThreads = 256;
+// A parallel call runs several loops in a row (projections, heads, output). Between
+// them, helpers and callers spin briefly (~tens of µs) before sleeping, so that each
+// hand-off does not pay a futex wake-up; idle for longer, they block and use no CPU.
+constexpr int kSpinIterations = 4000;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
 }
+}  // namespace
 
 struct ComputePool::Job {
   FunctionRef<void(int64_t, int)> fn;
   int64_t n;
   std::atomic<int64_t> next{0};
-  int pending_helpers = 0;  // guarded by mu_
+  std::atomic<int> pending_helpers{0};  // helpers that took a ticket and have not finished
   Job(FunctionRef<void(int64_t, int)> f, int64_t count) : fn(f), n(count) {}
 };
 
@@ -90,6 +105,7 @@ void ComputePool::release(int slots) {
 
 void ComputePool::run(Job& job, int helpers) {
   Ticket tickets[kMaxThreads];
+  bool wake;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < helpers; ++i) {
@@ -100,44 +116,69 @@ void ComputePool::run(Job& job, int helpers) {
       if (queue_tail_) queue_tail_->next = t; else queue_head_ = t;
       queue_tail_ = t;
     }
-    job.pending_helpers = helpers;
+    job.pending_helpers.store(helpers, std::memory_order_relaxed);
+    queued_.fetch_add(helpers, std::memory_order_release);
+    wake = sleepers_ > 0;
   }
-  if (helpers == 1) work_cv_.notify_one(); else work_cv_.notify_all();
+  if (wake) {
+    if (helpers == 1) work_cv_.notify_one(); else work_cv_.notify_all();
+  }
 
   run_tasks(job, 0);
 
-  std::unique_lock<std::mutex> lock(mu_);
-  // Take back tickets no helper has picked up yet: the work is already done, so
-  // there is no reason to wait for a thread to wake only to find nothing left.
-  Ticket* prev = nullptr;
-  for (Ticket* t = queue_head_; t;) {
-    Ticket* next = t->next;
-    if (t->job == &job) {
-      if (prev) prev->next = next; else queue_head_ = next;
-      if (queue_tail_ == t) queue_tail_ = prev;
-      --job.pending_helpers;
-    } else {
-      prev = t;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Take back tickets no helper has picked up yet: the work is already done, so
+    // there is no reason to wait for a thread to wake only to find nothing left.
+    Ticket* prev = nullptr;
+    for (Ticket* t = queue_head_; t;) {
+      Ticket* next = t->next;
+      if (t->job == &job) {
+        if (prev) prev->next = next; else queue_head_ = next;
+        if (queue_tail_ == t) queue_tail_ = prev;
+        queued_.fetch_sub(1, std::memory_order_relaxed);
+        job.pending_helpers.fetch_sub(1, std::memory_order_relaxed);
+      } else {
+        prev = t;
+      }
+      t = next;
     }
-    t = next;
   }
-  done_cv_.wait(lock, [&] { return job.pending_helpers == 0; });
+  for (int i = 0; i < kSpinIterations && job.pending_helpers.load(std::memory_order_acquire) > 0; ++i) cpu_relax();
+  if (job.pending_helpers.load(std::memory_order_acquire) > 0) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return job.pending_helpers.load(std::memory_order_acquire) == 0; });
+  }
 }
 
 void ComputePool::worker_main() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return queue_head_ != nullptr; });
+    while (!queue_head_) {
+      lock.unlock();
+      for (int i = 0; i < kSpinIterations && queued_.load(std::memory_order_acquire) == 0; ++i) cpu_relax();
+      lock.lock();
+      if (!queue_head_) {
+        ++sleepers_;
+        work_cv_.wait(lock, [&] { return queue_head_ != nullptr; });
+        --sleepers_;
+      }
+    }
     Ticket* t = queue_head_;
     queue_head_ = t->next;
     if (!queue_head_) queue_tail_ = nullptr;
+    queued_.fetch_sub(1, std::memory_order_relaxed);
     Job* job = t->job;
     const int tid = t->tid;
     lock.unlock();
     run_tasks(*job, tid);
-    lock.lock();
     // After this decrement the caller may return and free the job: touch it no more.
-    if (--job->pending_helpers == 0) done_cv_.notify_all();
+    if (job->pending_helpers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      lock.lock();
+      done_cv_.notify_all();
+    } else {
+      lock.lock();
+    }
   }
 }
 

@@ -70,8 +70,10 @@ class ComputePool {
   std::condition_variable work_cv_;   // a ticket was queued
   std::condition_variable done_cv_;   // a helper finished its ticket
   std::atomic<int> capacity_{1};
+  std::atomic<int> queued_{0};  // tickets waiting: lets spinning helpers look without the lock
   int free_slots_ = 1;
   int workers_ = 0;
+  int sleepers_ = 0;  // helpers blocked on work_cv_ (guarded by mu_): notify only when needed
   Ticket* queue_head_ = nullptr;  // intrusive FIFO of tickets waiting for a helper
   Ticket* queue_tail_ = nullptr;
 };

@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "small_gemm.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -24,7 +26,7 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
     if (!bias) for (int i = 0; i < M; ++i) std::memset(C + int64_t(i) * ldc, 0, sizeof(float) * N);
     return;
   }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+  sgemm(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,

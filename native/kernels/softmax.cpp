@@ -1,16 +1,10 @@
 #include "softmax.h"
 
+#include "simd.h"
+
 #include <cmath>
 #include <cstring>
 #include <limits>
-
-// Compile the row kernel for AVX-512, AVX2 and baseline x86-64, picked at load time
-// (GCC function multi-versioning), so the binary stays portable without giving up SIMD.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && !defined(NA_NO_CLONES)
-#define NA_SIMD_CLONES __attribute__((target_clones("avx512f", "arch=haswell", "default")))
-#else
-#define NA_SIMD_CLONES
-#endif
 
 namespace na {
 
@@ -18,9 +12,6 @@ namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int kLanes = 16;  // independent accumulators: lets the compiler keep a full vector
-
-// Helpers are forced inline so each SIMD clone of the row kernel compiles them for its ISA.
-#define NA_INLINE inline __attribute__((always_inline))
 
 // exp(x) for x <= 0, branch-free so the loops around it vectorise. Cephes' expf:
 // x = n·ln2 + r with |r| <= ln2/2, exp(r) by a degree-7 polynomial, 2^n by exponent bits.
