@@ -36,6 +36,9 @@ function prebuildCandidates(dir: string): string[] {
 }
 
 function load(): NativeBinding {
+  // NATIVE_ATTENTION_BINARY=<file.node> loads exactly that file (e.g. a sanitizer build).
+  const explicit = process.env.NATIVE_ATTENTION_BINARY;
+  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
   const prebuildDir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   const buildFile = path.join(packageRoot, 'build', 'Release', 'native_attention.node');
   const tried: string[] = [];

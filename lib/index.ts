@@ -16,3 +16,4 @@ export { tensor } from './tensor';
 export type { MaskTensor, Tensor } from './tensor';
 export { matmul } from './matmul';
 export { blasInfo, getNumThreads, setNumThreads } from './threads';
+export * from './interop/index';

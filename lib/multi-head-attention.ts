@@ -8,9 +8,9 @@ import {
   type AttentionOptions,
 } from './attention-options';
 import { runAsync } from './async';
-import { describe, rangeError, shapeError, typeError } from './errors';
+import { rangeError, shapeError, typeError } from './errors';
 import { glorotUniform, mulberry32 } from './random';
-import { checkDim, checkTensor, expectShape, type Tensor } from './tensor';
+import { checkDim, checkFloat32, checkTensor, expectShape, type Tensor } from './tensor';
 
 export interface MultiHeadAttentionOptions {
   /** E: feature size of the query. */
@@ -99,11 +99,7 @@ export class MultiHeadAttention {
     this.outputDim = optionalDim(o, 'outputDim', this.embedDim);
     if (o.useBias !== undefined && typeof o.useBias !== 'boolean') throw typeError('useBias', 'a boolean', o.useBias);
     this.useBias = o.useBias ?? true;
-    if (o.scale !== undefined) {
-      if (typeof o.scale !== 'number') throw typeError('scale', 'a finite number', o.scale);
-      if (!Number.isFinite(o.scale)) throw rangeError('scale', 'a finite number', describe(o.scale));
-    }
-    this.scale = (o.scale as number | undefined) ?? 1 / Math.sqrt(this.keyDim);
+    this.scale = o.scale === undefined ? 1 / Math.sqrt(this.keyDim) : checkFloat32('scale', o.scale);
     if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
       throw typeError('seed', 'an integer', o.seed);
     }

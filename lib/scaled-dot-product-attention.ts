@@ -2,8 +2,7 @@
 import { native } from './binding';
 import { runAsync } from './async';
 import { checkOptionsObject, outputArray, resolveAttentionOptions, type AttentionOptions } from './attention-options';
-import { describe, rangeError, typeError } from './errors';
-import { checkTensor, expectShape, type Tensor } from './tensor';
+import { checkFloat32, checkTensor, expectShape, type Tensor } from './tensor';
 
 export interface SdpaOptions extends AttentionOptions {
   /** Softmax scale (default 1/√Dk). */
@@ -25,12 +24,7 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefin
   const Dv = vs[vs.length - 1]!;
   expectShape('v', vs, batched ? [B, H, Lk, 'Dv'] : [H, Lk, 'Dv']);
   const o = checkOptionsObject('options', options);
-  let scale = 1 / Math.sqrt(Dk);
-  if (o.scale !== undefined) {
-    if (typeof o.scale !== 'number') throw typeError('scale', 'a finite number', o.scale);
-    if (!Number.isFinite(o.scale)) throw rangeError('scale', 'a finite number', describe(o.scale));
-    scale = o.scale;
-  }
+  const scale = o.scale === undefined ? 1 / Math.sqrt(Dk) : checkFloat32('scale', o.scale);
   const r = resolveAttentionOptions(o, B, H, Lq, Lk);
   const out = outputArray('out', o.out, B * H * Lq * Dv, () => [['q', q.data], ['k', k.data], ['v', v.data], ['mask', r.mask]]);
   return {

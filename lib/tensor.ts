@@ -17,6 +17,16 @@ export function checkDim(arg: string, value: unknown): number {
   return value;
 }
 
+/** Largest finite float32: the native side computes in float32. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/** Checks a scalar that the native side will use as a float32 (e.g. the softmax scale). */
+export function checkFloat32(arg: string, value: unknown): number {
+  if (typeof value !== 'number') throw typeError(arg, 'a finite number', value);
+  if (!(Math.abs(value) <= FLOAT32_MAX)) throw rangeError(arg, 'a finite float32 number', describe(value));
+  return value;
+}
+
 /** Checks a shape (array of positive safe integers) and returns it (read at once, not kept). */
 export function checkShape(arg: string, shape: unknown): number[] {
   if (!Array.isArray(shape)) throw typeError(`${arg}.shape`, 'an array of positive integers', shape);

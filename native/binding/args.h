@@ -81,7 +81,9 @@ inline float finite_float(const Napi::CallbackInfo& info, size_t i, const char* 
   Napi::Value v = info[i];
   if (!v.IsNumber()) throw_type(info.Env(), std::string(name) + ": expected a number");
   const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw_range(info.Env(), std::string(name) + ": expected a finite number");
+  // Finite as a float32 too: 1e39 would become +inf once cast.
+  if (!std::isfinite(d) || std::fabs(d) > 3.4028234663852886e38)
+    throw_range(info.Env(), std::string(name) + ": expected a finite float32 number");
   return float(d);
 }
 

@@ -35,7 +35,7 @@ void small_sgemm(bool trans_b, int M, int N, int K, float alpha, const float* A,
 
 void sgemm(bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
            float* C, int ldc) {
-  if (int64_t(M) * N * K <= kSmallGemmMacs) {
+  if (K <= kSmallGemmMaxK && int64_t(M) * N * K <= kSmallGemmMacs) {
     small_sgemm(trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }

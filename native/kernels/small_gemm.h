@@ -6,8 +6,10 @@
 
 namespace na {
 
-// Products up to this many multiply-adds take the direct loops.
+// Products up to this many multiply-adds, with a short inner dimension, take the direct
+// loops (a long single-accumulator sum would lose accuracy against BLAS's blocked one).
 constexpr int64_t kSmallGemmMacs = 16384;
+constexpr int kSmallGemmMaxK = 256;
 
 // C[M, N] = alpha · A[M, K] · op(B) + beta · C, op(B) = B [K, N] or Bᵀ with B [N, K].
 // beta must be 0 (C is overwritten, never read) or 1 (accumulate).

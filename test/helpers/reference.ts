@@ -173,18 +173,20 @@ export interface RefMhaOptions extends RefAttentionOptions {
   rows?: readonly number[];
 }
 
-/** y [N, out] = x [N, in] · w [in, out] + bias [out], float64. */
+/** y [N, out] = x [N, in] · w [in, out] + bias [out], float64 (dot products over a transposed copy of w). */
 export function linear(x: Numbers, N: number, inDim: number, w: Numbers, outDim: number, bias: Numbers | null): Float64Array {
   if (x.length < N * inDim || w.length !== inDim * outDim) throw new Error('linear: bad sizes');
+  const wt = new Float64Array(inDim * outDim);
+  for (let e = 0; e < inDim; e++) for (let c = 0; c < outDim; c++) wt[c * inDim + e] = w[e * outDim + c]!;
+  const row = new Float64Array(inDim);
   const y = new Float64Array(N * outDim);
-  const wd = Float64Array.from(w);
   for (let n = 0; n < N; n++) {
-    const yo = n * outDim;
-    if (bias) for (let c = 0; c < outDim; c++) y[yo + c] = bias[c]!;
-    for (let e = 0; e < inDim; e++) {
-      const xe = x[n * inDim + e]!;
-      const wo = e * outDim;
-      for (let c = 0; c < outDim; c++) y[yo + c]! += xe * wd[wo + c]!;
+    for (let e = 0; e < inDim; e++) row[e] = x[n * inDim + e]!;
+    for (let c = 0; c < outDim; c++) {
+      const o = c * inDim;
+      let s = 0;
+      for (let e = 0; e < inDim; e++) s += row[e]! * wt[o + e]!;
+      y[n * outDim + c] = bias ? s + bias[c]! : s;
     }
   }
   return y;

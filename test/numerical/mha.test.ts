@@ -2,15 +2,15 @@
 // mask broadcasting, rows with nothing to attend to, unbatched inputs, attention
 // weights, `out`, sync vs async, and the weights API.
 import { describe, expect, it } from 'vitest';
-import { MultiHeadAttention, type MultiHeadAttentionOptions, type Weights } from '../../lib/index';
+import { MultiHeadAttention, type MaskTensor, type MultiHeadAttentionOptions, type Weights } from '../../lib/index';
 import {
   averageHeads,
   maskRowsFully,
+  randomBoolMask,
   randomKeyLengths,
   randomMask,
   randomTensor,
   referenceMha,
-  type RefMask,
 } from '../helpers/reference';
 import { expectClose, expectFinite, expectIdentical, makeLayer, poisoned } from '../helpers/layers';
 
@@ -74,6 +74,19 @@ describe.each(CONFIGS)('MultiHeadAttention $name', ({ options }) => {
   });
 });
 
+describe('every head count 1..16 (keyDim 3, valueDim 2, E = 10)', () => {
+  it.each(Array.from({ length: 16 }, (_, i) => i + 1))('H=%i', (H) => {
+    const { layer, weights, config } = makeLayer({ embedDim: 10, numHeads: H, keyDim: 3, valueDim: 2 }, 40 + H);
+    const q = randomTensor([2, 5, 10], 50 + H, 1);
+    const m = randomTensor([2, 6, 10], 60 + H, 1);
+    const opts = { causal: true, mask: randomMask('bool', [2, H, 5, 6], 70 + H, 0.2) };
+    const y = layer.forwardWithWeights(q, m, null, opts);
+    const ref = referenceMha(weights, config, q, m, m, opts);
+    expectClose(y.output.data, ref.output);
+    expectClose(y.weights.data, ref.probs, 1e-5, 'weights');
+  });
+});
+
 describe('long sequences (several query blocks)', () => {
   const { layer, weights, config } = makeLayer({ embedDim: 16, numHeads: 2 }, 12);
 
@@ -106,9 +119,9 @@ describe('long sequences (several query blocks)', () => {
 const B = 3;
 const H = 3;
 const SCENARIOS = [
-  { scenario: 'self L=7', Lq: 7, Lk: 7, self: true },
-  { scenario: 'cross Lq=5 < Lk=9', Lq: 5, Lk: 9, self: false },
-  { scenario: 'cross Lq=9 > Lk=5', Lq: 9, Lk: 5, self: false },
+  { scenario: 'self L=7', Lq: 7, Lk: 7, self: true, separateValue: false },
+  { scenario: 'cross Lq=5 < Lk=9', Lq: 5, Lk: 9, self: false, separateValue: false },
+  { scenario: 'cross Lq=9 > Lk=5, separate value', Lq: 9, Lk: 5, self: false, separateValue: true },
 ];
 const MATRIX = SCENARIOS.flatMap((s) =>
   (['none', 'bool', 'additive'] as MaskKind[]).flatMap((mask) =>
@@ -124,23 +137,26 @@ describe('option matrix', () => {
     const seed = c.Lq * 100 + c.Lk;
     const q = randomTensor([B, c.Lq, 12], seed, 1);
     const kv = c.self ? q : randomTensor([B, c.Lk, 12], seed + 1, 1);
+    // Self: forward(q); cross: forward(q, kv) (value defaults to key) or a separate value.
+    const value = c.separateValue ? randomTensor([B, c.Lk, 12], seed + 5, 10) : kv;
+    const call = [q, c.self ? null : kv, value === kv ? null : value] as const;
     const mask = c.mask === 'none' ? null : randomMask(c.mask, [B, H, c.Lq, c.Lk], seed + 2, 0.3);
     const opts = {
       mask,
       causal: c.causal,
       keyLengths: c.keyLengths ? randomKeyLengths(B, c.Lk, seed + 3) : null,
     };
-    const ref = referenceMha(weights, config, q, kv, kv, opts);
+    const ref = referenceMha(weights, config, q, kv, value, opts);
 
     const out = c.out ? poisoned(B * c.Lq * 7) : undefined;
-    const y = layer.forward(q, c.self ? null : kv, null, { ...opts, out });
+    const y = layer.forward(...call, { ...opts, out });
     if (out) expect(y.data).toBe(out);
     expect(y.shape).toEqual([B, c.Lq, 7]);
     expectFinite(y.data);
     expectClose(y.data, ref.output);
 
     const out2 = c.out ? poisoned(B * c.Lq * 7) : undefined;
-    const yw = layer.forwardWithWeights(q, c.self ? null : kv, null, { ...opts, out: out2 });
+    const yw = layer.forwardWithWeights(...call, { ...opts, out: out2 });
     if (out2) expect(yw.output.data).toBe(out2);
     expect(yw.weights.shape).toEqual([B, H, c.Lq, c.Lk]);
     expectFinite(yw.weights.data, 'weights');
@@ -225,7 +241,7 @@ describe('rows with nothing to attend to', () => {
 
   it('a mask that masks everything', () => {
     const q = randomTensor([2, 3, E], 804, 1);
-    for (const mask of [{ data: new Uint8Array(1), shape: [1] }, { data: new Float32Array([-Infinity]), shape: [1, 1, 1, 1] }] as RefMask[]) {
+    for (const mask of [{ data: new Uint8Array(1), shape: [1] }, { data: new Float32Array([-Infinity]), shape: [1, 1, 1, 1] }] as MaskTensor[]) {
       const y = layer.forwardWithWeights(q, null, null, { mask });
       for (let b = 0; b < 2; b++) for (let i = 0; i < 3; i++) expectRowIsBias(y.output.data, b, 3, i);
       expect(Array.from(y.weights.data)).toEqual(new Array(2 * 3 * 3 * 3).fill(0));
@@ -324,6 +340,48 @@ describe('unbatched [L, E] inputs', () => {
     const y = selfLayer.forward(x);
     expect(y.shape).toEqual([6, 8]);
     expectIdentical(y.data, selfLayer.forward({ data: x.data, shape: [1, 6, 8] }).data);
+  });
+});
+
+// ---------------------------------------------------------------------------------------
+
+describe('inputs that are views into larger buffers (odd offsets)', () => {
+  /** A copy of `t` placed at element `offset` of a larger, junk-filled buffer. */
+  function atOffset<T extends Float32Array | Uint8Array>(data: T, offset: number): T {
+    const Ctor = data.constructor as new (n: number) => T;
+    const big = new Ctor(data.length + offset + 5);
+    big.fill((data instanceof Uint8Array ? 7 : NaN) as never);
+    big.set(data as never, offset);
+    return big.subarray(offset, offset + data.length) as T;
+  }
+
+  it('query, key, value, mask, keyLengths and out at unaligned offsets', () => {
+    const { layer, weights, config } = makeLayer({ embedDim: 12, numHeads: 3, kdim: 7, vdim: 5 }, 21);
+    const q = randomTensor([2, 5, 12], 1401, 1);
+    const k = randomTensor([2, 6, 7], 1402, 1);
+    const v = randomTensor([2, 6, 5], 1403, 1);
+    const mask = randomBoolMask([2, 1, 5, 6], 1404, 0.7);
+    const keyLengths = new Int32Array([9, 6, 4, 9]).subarray(1, 3);
+    const ref = referenceMha(weights, config, q, k, v, { mask, keyLengths, causal: true }).output;
+    const out = atOffset(poisoned(2 * 5 * 12), 3);
+    const y = layer.forward(
+      { data: atOffset(q.data, 1), shape: q.shape },
+      { data: atOffset(k.data, 3), shape: k.shape },
+      { data: atOffset(v.data, 5), shape: v.shape },
+      { mask: { data: atOffset(mask.data, 1), shape: mask.shape }, keyLengths, causal: true, out },
+    );
+    expect(y.data).toBe(out);
+    expectClose(out, ref);
+  });
+
+  it('self-attention on a view, and a Uint8 mask with values other than 1 (any nonzero attends)', () => {
+    const { layer, weights, config } = makeLayer({ embedDim: 8, numHeads: 2 }, 22);
+    const x = randomTensor([2, 6, 8], 1405, 10);
+    const mask = randomBoolMask([6, 6], 1406, 0.7);
+    const loud = { data: Uint8Array.from(mask.data, (m, i) => (m ? 1 + ((i * 37) % 255) : 0)), shape: mask.shape };
+    const ref = referenceMha(weights, config, x, null, null, { mask }).output;
+    const view = { data: atOffset(x.data, 7), shape: x.shape };
+    expectClose(layer.forward(view, null, null, { mask: loud }).data, ref);
   });
 });
 
