@@ -4,6 +4,7 @@ export const PEER_NAMES = {
 };
 export const fmtMs = (x) => (x == null || !isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1));
 export const fmtG = (x) => (x == null || !isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
+export const fmtFlop = (g) => (g >= 0.1 ? `${fmtG(g)} GFLOP` : g >= 1e-4 ? `${(g * 1e3).toFixed(1)} MFLOP` : `${(g * 1e6).toFixed(1)} kFLOP`);
 export const fmtMB = (x) => (x == null || !isFinite(x) ? '–' : x.toFixed(0));
 // First line of an error, without the absolute paths Node puts in module-resolution errors.
 export function shortErr(e) {

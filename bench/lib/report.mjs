@@ -1,6 +1,6 @@
 // Plain-text report: header, one table per thread count, memory and concurrency sections.
 import { SHAPES, describe } from './shapes.mjs';
-import { PEER_NAMES, fmtMs, fmtG, fmtMB } from './format.mjs';
+import { PEER_NAMES, fmtMs, fmtG, fmtMB, fmtFlop } from './format.mjs';
 
 function table(headers, rows, align) {
   const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i] ?? '').length)));
@@ -19,6 +19,13 @@ export function renderReport({ meta, ceiling, results, memory, concurrency }) {
   const env = Object.entries(blas.env).map(([k, v]) => `${k}=${v}`).join(' ');
   o.push(`BLAS: ${blas.reported ?? 'configuration not reported (ours not loaded or no info call)'}` +
     `${blas.mappedLibraries.length ? ` · loaded: ${blas.mappedLibraries.join(', ')}` : ''}${env ? ` · env: ${env}` : ''}`);
+  const bg = meta.background;
+  if (bg) {
+    const busy = bg.otherPct >= 5 || bg.stealPct >= 5;
+    o.push(`${busy ? 'WARNING: machine busy — ' : ''}other processes used ${bg.otherPct.toFixed(0)}% and the hypervisor stole ` +
+      `${bg.stealPct.toFixed(0)}% of all CPUs during the timed part (load average at start ${meta.loadavgAtStart.map((x) => x.toFixed(2)).join(' ')})` +
+      `${busy ? '; timings are not trustworthy' : ''}`);
+  }
   o.push('Peers:');
   for (const [id, p] of Object.entries(meta.peers)) {
     const what = p.ok ? `${p.label} [${p.version}]${p.notes?.length ? ` (${p.notes.join('; ')})` : ''} — threads: ${p.threads}` : p.reason;
@@ -27,25 +34,27 @@ export function renderReport({ meta, ceiling, results, memory, concurrency }) {
   o.push(`Timing: ${options.warmups} warm-up run(s) after a checked run, then peers interleaved round-robin; median of ` +
     `${options.minReps}–${options.maxReps} reps within ~${options.budgetMs / 1000} s per shape (slow peers stop after one budget of their own).`);
   if (options.reuseSingleThreaded) o.push('--quick: single-threaded peers (wasm, cpu) are timed at the first thread count only and that row is repeated.');
-  o.push(`Check: rel. error ‖out−ref‖/‖ref‖ against a float64 JS reference (shapes ≤ 2 GFLOP) or against the first of ` +
-    `ours, ort-plain, ort-mha, tfjs-node, wasm that ran (bigger shapes); a peer above ${meta.checkTolerance} is not timed.`);
+  o.push(`Check: rel. error ‖out−ref‖/‖ref‖ against a float64 JS reference (shapes ≤ 2 GFLOP), else against the first of ` +
+    `ours, ort-plain, ort-mha, tfjs-node, wasm, cpu that agrees with another peer (the reference row shows its error vs the next one);` +
+    ` a peer above ${meta.checkTolerance} is not timed.`);
 
   for (const threads of options.threads) {
     const c = ceiling[threads];
-    const ceil = c?.gflops ? `sgemm ceiling ${fmtG(c.gflops)} GFLOP/s (ours matmul ${c.n}³, median ${fmtMs(c.ms)} ms)` : `sgemm ceiling: n/a (${c?.error ?? 'not measured'})`;
+    const ceil = c?.gflops ? `sgemm ceiling ${fmtG(c.gflops)} GFLOP/s (ours matmul ${c.n}³, best of ${fmtG(c.before)} before / ${fmtG(c.after)} after the shapes)` : `sgemm ceiling: n/a (${c?.error ?? 'not measured'})`;
     o.push('', `== ${threads} thread${threads > 1 ? 's' : ''} · ${ceil} ==`);
     const rows = [];
     for (const shape of options.shapes) {
       const rs = results.filter((r) => r.threads === threads && r.shape === shape);
       if (!rs.length) continue;
-      rows.push({ sep: `${describe(shape)} · ${rs[0].gflop.toFixed(rs[0].gflop < 0.01 ? 6 : 2)} GFLOP  [${SHAPES[shape].what}]` });
+      rows.push({ sep: `${describe(shape)} · ${fmtFlop(rs[0].gflop)}  [${SHAPES[shape].what}]` });
       const ort = rs.filter((r) => r.peer.startsWith('ort-') && r.status === 'ok').sort((a, b) => a.medianMs - b.medianMs)[0];
       for (const r of rs) {
         const notes = [];
         if (r === ort) notes.push("ORT's best");
         if (r.reused) notes.push(r.note);
         else if (r.status !== 'ok' || r.note) notes.push(r.note ?? r.status);
-        const err = r.relErr == null ? '–' : r.checkRef === r.peer ? 'reference' : `${r.relErr.toExponential(1)} (${r.checkRef})`;
+        const e = r.relErr?.toExponential(1);
+        const err = r.isReference ? (e ? `ref; ${e} vs ${r.checkRef}` : 'ref') : e ? `${e} (${r.checkRef})` : '–';
         rows.push([
           `  ${shape}`, PEER_NAMES[r.peer] ?? r.peer,
           r.status === 'ok' ? fmtMs(r.medianMs) : r.status === 'failed-check' ? 'FAILED' : '–',

@@ -35,3 +35,25 @@ export function blasEnv() {
     Object.entries(process.env).filter(([k]) => /^(OPENBLAS_|OMP_NUM_THREADS|GOTO_NUM_THREADS)/.test(k)),
   );
 }
+
+// Machine-wide CPU time (from /proc/stat, seconds) and this process's own CPU time, to tell how
+// much other processes (or the hypervisor: steal) took while the benchmark ran.
+export function cpuSnapshot() {
+  const own = process.cpuUsage();
+  const snap = { wall: performance.now() / 1000, own: (own.user + own.system) / 1e6, busy: NaN, steal: NaN };
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const hz = 100; // USER_HZ
+    const [user, nice, system, , , irq, softirq, steal] = f;
+    snap.busy = (user + nice + system + irq + softirq) / hz;
+    snap.steal = (steal ?? 0) / hz;
+  } catch {}
+  return snap;
+}
+
+export function backgroundLoad(a, b, cpus) {
+  const wall = b.wall - a.wall;
+  const other = (b.busy - a.busy - (b.own - a.own)) / (wall * cpus);
+  const steal = (b.steal - a.steal) / (wall * cpus);
+  return { seconds: wall, otherPct: Math.max(0, 100 * other), stealPct: 100 * steal };
+}

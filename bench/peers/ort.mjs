@@ -14,14 +14,16 @@ function makeOrtPeer(variant, id, label) {
   return {
     id,
     label,
-    threadNote: (n) => `intraOpNumThreads=${n}, interOpNumThreads=1`,
+    threadNote: (n, opts = {}) => `intraOpNumThreads=${n}, interOpNumThreads=1, intra-op spinning ${opts.ortSpin ? 'on (ORT default)' : 'off'}`,
     async load() {
       await loadOrt();
       const { createRequire } = await import('node:module');
       const version = createRequire(import.meta.url)('onnxruntime-node/package.json').version;
       return { version: `onnxruntime-node@${version}`, notes: ['graphOptimizationLevel all, weights as initializers'] };
     },
-    async prepare(c, threads) {
+    // Spinning is off unless opts.ortSpin: in interleaved rounds the idle workers of one session
+    // spin on the cores the next session (or peer) needs; on 2 cores that doubled ORT's own times.
+    async prepare(c, threads, opts = {}) {
       const o = await loadOrt();
       const session = await o.InferenceSession.create(buildAttentionModel(variant, c), {
         intraOpNumThreads: threads,
@@ -29,6 +31,7 @@ function makeOrtPeer(variant, id, label) {
         graphOptimizationLevel: 'all',
         executionMode: 'sequential',
         logSeverityLevel: 3,
+        extra: opts.ortSpin ? {} : { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       });
       const { B, Lq, Lk, E } = c.shape;
       const feeds = { query: new o.Tensor('float32', c.query, [B, Lq, E]) };

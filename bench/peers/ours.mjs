@@ -1,9 +1,15 @@
 // The ONLY file that touches the native-attention API. Adjust here when the API changes.
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+
 let na = null;
 
 export async function loadOurs() {
   if (!na) {
-    const m = await import('native-attention');
+    // BENCH_OURS_MODULE: benchmark another copy of the package (its directory or entry file) instead.
+    const spec = process.env.BENCH_OURS_MODULE;
+    const m = await import(spec ? pathToFileURL(createRequire(import.meta.url).resolve(path.resolve(spec))).href : 'native-attention');
     na = m.MultiHeadAttention ? m : m.default;
     if (!na?.MultiHeadAttention) throw new Error('native-attention has no MultiHeadAttention export');
   }
@@ -53,15 +59,14 @@ export function sgemmGflops(n, threads, { reps = 3, budgetMs = 4000 } = {}) {
   return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6), reps: times.length };
 }
 
-// Free-form BLAS description if the package exposes one.
+// BLAS description for the report header, if the package exposes one.
 export function blasInfo() {
-  for (const k of ['getBlasInfo', 'blasInfo', 'getBlasConfig', 'getConfig']) {
-    if (typeof na?.[k] === 'function') {
-      const v = na[k]();
-      return typeof v === 'string' ? v : JSON.stringify(v);
-    }
-  }
-  return null;
+  if (typeof na?.blasInfo !== 'function') return null;
+  const v = na.blasInfo();
+  if (typeof v === 'string') return v;
+  const { config, coreName, cores, ...rest } = v ?? {};
+  const extra = Object.entries(rest).map(([k, x]) => `${k} ${x}`);
+  return [config, coreName && `kernel ${coreName}`, cores && `${cores} cores`, ...extra].filter(Boolean).join(' · ');
 }
 
 export default {
@@ -70,9 +75,12 @@ export default {
   threadNote: (n) => `setNumThreads(${n})`,
   async load() {
     await loadOurs();
-    const { createRequire } = await import('node:module');
     let version = '?';
-    try { version = createRequire(import.meta.url)('native-attention/package.json').version; } catch {}
+    try {
+      const spec = process.env.BENCH_OURS_MODULE;
+      const req = createRequire(import.meta.url);
+      version = spec ? req(path.join(path.resolve(spec), 'package.json')).version : req('native-attention/package.json').version;
+    } catch {}
     return { version: `native-attention@${version}`, notes: [] };
   },
   // opts.mode: 'forward' (default) | 'forwardWithWeights' | 'forwardAsync'

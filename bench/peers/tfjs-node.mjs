@@ -10,9 +10,10 @@ export default makeTfPeer({
     try {
       return await import('@tensorflow/tfjs-node');
     } catch (e) {
-      const err = new Error('not installed (its installer downloads libtensorflow from outside the npm registry)');
-      err.detail = e.message;
-      throw err;
+      const missing = e.code === 'ERR_MODULE_NOT_FOUND' && /tfjs-node['"]/.test(e.message);
+      throw new Error(missing
+        ? 'not installed (its installer downloads libtensorflow from outside the npm registry)'
+        : `installed but failed to load: ${e.message.split('\n')[0]}`);
     }
   },
   threadNote: () => 'own thread pool (libtensorflow decides; not set by --threads)',

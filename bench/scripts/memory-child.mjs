@@ -1,8 +1,10 @@
 // Peak RSS of one peer on one shape, in a fresh process (run by bench.mjs, or by hand:
 //   node --expose-gc scripts/memory-child.mjs --peer ours --shape S3 --threads 2 [--mode forwardWithWeights]).
 // Prints one JSON line. baseline = RSS after loading the peer and making inputs/weights (after GC);
-// peak = the process's max RSS after prepare + runs; delta = peak - baseline.
+// peak = VmHWM (this process image's high-water RSS) after prepare + runs; delta = peak - baseline.
+// Not getrusage's maxRSS: on Linux a child started from a big parent inherits the parent's figure.
 import { parseArgs } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { SHAPES } from '../lib/shapes.mjs';
 import { makeCase } from '../lib/data.mjs';
 import { peerById } from '../peers/index.mjs';
@@ -15,6 +17,13 @@ const { values: a } = parseArgs({
   },
 });
 const MB = 1024 * 1024;
+function peakRss() {
+  try {
+    const kb = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    if (kb) return { bytes: +kb * 1024, source: 'VmHWM' };
+  } catch {}
+  return { bytes: process.resourceUsage().maxRSS * 1024, source: 'maxRSS' };
+}
 const out = { peer: a.peer, shape: a.shape, threads: +a.threads, mode: a.mode ?? 'forward', runs: +a.runs };
 try {
   const peer = peerById(a.peer);
@@ -27,8 +36,8 @@ try {
     await r.before?.();
     await r.run();
   }
-  const peak = process.resourceUsage().maxRSS * 1024;
-  Object.assign(out, { baselineMB: baseline / MB, peakMB: peak / MB, deltaMB: (peak - baseline) / MB });
+  const { bytes: peak, source } = peakRss();
+  Object.assign(out, { baselineMB: baseline / MB, peakMB: peak / MB, deltaMB: (peak - baseline) / MB, source });
 } catch (e) {
   out.error = shortErr(e);
 }

@@ -1,0 +1,131 @@
+// One shape at one thread count: prepare every peer, check its output, warm up, then time the
+// peers round-robin until the budget or the rep limits are reached.
+import { SHAPES, flops } from './shapes.mjs';
+import { makeCase } from './data.mjs';
+import { referenceForward, relError } from './reference.mjs';
+import { median, sleep } from './stats.mjs';
+import { shortErr } from './format.mjs';
+
+export const CHECK_TOL = 1e-4;
+const REF64_MAX_GFLOP = 2; // float64 JS reference only for small shapes
+// reference preference when there is no float64 reference
+const CHECK_ORDER = ['ours', 'ort-plain', 'ort-mha', 'tfjs-node', 'wasm', 'cpu'];
+
+// ctx: { peers, peerInfo, opts, progress, refCache }. Returns one result row per peer.
+export async function benchShape(ctx, shapeName, threads, reuse) {
+  const { peers, peerInfo, opts, progress, refCache } = ctx;
+  const shape = SHAPES[shapeName];
+  const gflop = flops(shape) / 1e9;
+  const c = makeCase(shape);
+  const rows = [];
+  const row = (p, extra) => {
+    const r = { threads, shape: shapeName, peer: p.id, gflop, ...extra };
+    rows.push(r);
+    return r;
+  };
+  const live = [];
+  for (const p of peers) {
+    const info = peerInfo[p.id];
+    if (!info.ok) { row(p, { status: 'unavailable', note: info.reason }); continue; }
+    const skip = p.skip?.(shapeName, gflop, opts);
+    if (skip) { row(p, { status: 'skipped', note: skip }); continue; }
+    if (reuse?.has(p.id)) { row(p, { ...reuse.get(p.id), threads, reused: true }); continue; }
+    progress(`${threads}t ${shapeName}: preparing ${p.id}`);
+    try {
+      const r = await p.prepare(c, threads, opts);
+      await r.before?.();
+      const ts = performance.now();
+      const out = await r.run();
+      const firstMs = performance.now() - ts;
+      live.push({ p, r, out: Float32Array.from(out), firstMs, times: [], spent: 0, row: row(p, { status: 'ok' }) });
+    } catch (e) {
+      row(p, { status: 'error', note: shortErr(e) });
+    }
+  }
+
+  // correctness check before timing
+  let ref = null, refName = null;
+  if (gflop <= REF64_MAX_GFLOP) {
+    if (!refCache.has(shapeName)) {
+      progress(`${threads}t ${shapeName}: float64 reference`);
+      refCache.set(shapeName, referenceForward(c));
+    }
+    ref = refCache.get(shapeName);
+    refName = 'float64';
+  } else {
+    // No float64 reference: the first peer in CHECK_ORDER that agrees with some other peer.
+    const cands = CHECK_ORDER.map((id) => live.find((x) => x.p.id === id)).filter(Boolean);
+    const agrees = (a) => live.some((b) => b !== a && relError(b.out, a.out) <= CHECK_TOL);
+    const refPeer = cands.find(agrees) ?? cands[0];
+    if (refPeer) { ref = refPeer.out; refName = refPeer.p.id; }
+  }
+  for (const x of live) {
+    x.row.checkRef = refName;
+    x.row.relErr = ref ? relError(x.out, ref) : null;
+    if (refName === x.p.id) {
+      // the reference's own error: against the next peer in CHECK_ORDER, if any
+      const other = CHECK_ORDER.map((id) => live.find((y) => y.p.id === id)).find((y) => y && y !== x);
+      x.row.relErr = other ? relError(x.out, other.out) : null;
+      x.row.checkRef = other ? other.p.id : null;
+      x.row.isReference = true;
+    }
+    if (x.row.relErr != null && !(x.row.relErr <= CHECK_TOL)) {
+      x.row.status = 'failed-check';
+      x.row.note = `output differs from ${refName}: rel. error ${x.row.relErr.toExponential(2)} > ${CHECK_TOL}`;
+    }
+  }
+  for (const x of live) x.out = null;
+  const timed = live.filter((x) => x.row.status === 'ok');
+
+  // warm-up (skipped for a peer whose checked run already ate a third of the budget)
+  for (let w = 0; w < opts.warmups; w++) {
+    for (const x of timed) {
+      if (x.firstMs > opts.budgetMs / 3 || x.done) continue;
+      progress(`${threads}t ${shapeName}: warm-up ${x.p.id}`);
+      await x.r.before?.();
+      try {
+        await x.r.run();
+      } catch (e) {
+        Object.assign(x.row, { status: 'error', note: `failed in warm-up: ${shortErr(e)}` });
+        x.done = true;
+      }
+    }
+  }
+
+  // timed runs, round-robin, start rotated each round
+  const start = performance.now();
+  for (let round = 0; ; round++) {
+    const pending = timed.filter((x) => !x.done);
+    if (!pending.length) break;
+    for (let i = 0; i < pending.length; i++) {
+      const x = pending[(i + round) % pending.length];
+      await x.r.before?.();
+      if (opts.gapMs) await sleep(opts.gapMs);
+      const ts = performance.now();
+      try {
+        await x.r.run();
+      } catch (e) {
+        Object.assign(x.row, { status: 'error', note: `failed while timed: ${shortErr(e)}` });
+        x.done = true;
+        continue;
+      }
+      const ms = performance.now() - ts;
+      x.times.push(ms);
+      x.spent += ms;
+      progress(`${threads}t ${shapeName}: rep ${round + 1} ${x.p.id} ${ms.toFixed(ms < 10 ? 3 : 1)} ms`);
+    }
+    const elapsed = performance.now() - start;
+    for (const x of pending) {
+      if (x.done) continue;
+      const n = x.times.length;
+      if (n >= opts.maxReps || (n >= opts.minReps && elapsed >= opts.budgetMs) || (x.spent >= opts.budgetMs && n >= 1)) x.done = true;
+    }
+  }
+  for (const x of timed) {
+    if (x.row.status !== 'ok') continue;
+    const ms = median(x.times);
+    Object.assign(x.row, { medianMs: ms, minMs: Math.min(...x.times), reps: x.times.length, gflops: gflop / (ms / 1000) });
+  }
+  for (const x of live) await x.r.dispose?.();
+  return rows;
+}
