@@ -65,7 +65,7 @@ function resolveMask(r: ResolvedOptions, mask: unknown, target: number[]): void 
     throw typeError('mask', 'a tensor { data: Uint8Array | Float32Array, shape: number[] }', mask);
   }
   const m = mask as { data?: unknown; shape?: unknown };
-  if (!(m.data instanceof Uint8Array) && !(m.data instanceof Float32Array)) {
+  if ((!(m.data instanceof Uint8Array) && !(m.data instanceof Float32Array)) || !ArrayBuffer.isView(m.data)) {
     throw typeError('mask.data', 'a Uint8Array (1 = attend, 0 = masked) or a Float32Array (added to scores)', m.data);
   }
   const shape = checkShape('mask', m.shape);

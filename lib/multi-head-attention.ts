@@ -9,6 +9,7 @@ import {
 } from './attention-options';
 import { runAsync } from './async';
 import { rangeError, shapeError, typeError } from './errors';
+import { sizeOf } from './layout';
 import { glorotUniform, mulberry32 } from './random';
 import { checkDim, checkFloat32, checkTensor, expectShape, type Tensor } from './tensor';
 
@@ -100,9 +101,8 @@ export class MultiHeadAttention {
     if (o.useBias !== undefined && typeof o.useBias !== 'boolean') throw typeError('useBias', 'a boolean', o.useBias);
     this.useBias = o.useBias ?? true;
     this.scale = o.scale === undefined ? 1 / Math.sqrt(this.keyDim) : checkFloat32('scale', o.scale);
-    if (o.seed !== undefined && (typeof o.seed !== 'number' || !Number.isInteger(o.seed))) {
-      throw typeError('seed', 'an integer', o.seed);
-    }
+    if (o.seed !== undefined && typeof o.seed !== 'number') throw typeError('seed', 'an integer', o.seed);
+    if (o.seed !== undefined && !Number.isInteger(o.seed)) throw rangeError('seed', 'an integer', String(o.seed));
     const hk = this.numHeads * this.keyDim;
     const hv = this.numHeads * this.valueDim;
     this.#shapes = {
@@ -249,9 +249,9 @@ export class MultiHeadAttention {
     const o = checkOptionsObject('options', options);
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
     const out = outputArray('out', o.out, B * Lq * this.outputDim, () => [
-      ['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask],
+      ['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
     ]);
-    const weightsOut = withWeights ? new Float32Array(B * this.numHeads * Lq * Lk) : null;
+    const weightsOut = withWeights ? new Float32Array(sizeOf([B, this.numHeads, Lq, Lk], 'attention weights')) : null;
     return {
       args: [query.data, k.data, v.data, B, Lq, Lk, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, weightsOut, false],
       outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim],

@@ -26,7 +26,9 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefin
   const o = checkOptionsObject('options', options);
   const scale = o.scale === undefined ? 1 / Math.sqrt(Dk) : checkFloat32('scale', o.scale);
   const r = resolveAttentionOptions(o, B, H, Lq, Lk);
-  const out = outputArray('out', o.out, B * H * Lq * Dv, () => [['q', q.data], ['k', k.data], ['v', v.data], ['mask', r.mask]]);
+  const out = outputArray('out', o.out, B * H * Lq * Dv, () => [
+    ['q', q.data], ['k', k.data], ['v', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
+  ]);
   return {
     args: [q.data, k.data, v.data, B, H, Lq, Lk, Dk, Dv, scale, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, null, false],
     shape: batched ? [B, H, Lq, Dv] : [H, Lq, Dv],

@@ -40,7 +40,7 @@ export class SelfAttention {
     return this.attention.forward(query, keys, values, { mask: asKeepMask(mask) });
   }
 
-  callAsync(values: Tensor, keys: Tensor, query: Tensor, mask?: MaskTensor | null): Promise<Tensor> {
+  async callAsync(values: Tensor, keys: Tensor, query: Tensor, mask?: MaskTensor | null): Promise<Tensor> {
     return this.attention.forwardAsync(query, keys, values, { mask: asKeepMask(mask) });
   }
 

@@ -64,7 +64,8 @@ export function checkTensor(arg: string, value: unknown, ranks: readonly number[
     throw typeError(arg, 'a tensor { data: Float32Array, shape: number[] }', value);
   }
   const t = value as { data?: unknown; shape?: unknown };
-  if (!(t.data instanceof Float32Array)) throw typeError(`${arg}.data`, 'a Float32Array', t.data);
+  // isView checks the internal slot: a Proxy or an object that only borrows the prototype fails.
+  if (!(t.data instanceof Float32Array) || !ArrayBuffer.isView(t.data)) throw typeError(`${arg}.data`, 'a Float32Array', t.data);
   const shape = checkShape(arg, t.shape);
   if (!ranks.includes(shape.length)) {
     throw rangeError(arg, `a tensor of rank ${ranks.join(' or ')}`, `rank ${shape.length} (shape [${shape.join(', ')}])`);

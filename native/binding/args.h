@@ -102,6 +102,24 @@ inline int64_t product_or_throw(Napi::Env env, std::initializer_list<int64_t> f,
   return p;
 }
 
+// An output must not share memory with an input: compared by address, so views of one
+// SharedArrayBuffer reached through different JS objects are caught too.
+struct Region {
+  const char* name;
+  const void* data;
+  int64_t bytes;
+};
+inline void require_disjoint(Napi::Env env, const Region& out, std::initializer_list<Region> inputs) {
+  if (!out.data || out.bytes <= 0) return;
+  const auto lo = reinterpret_cast<uintptr_t>(out.data), hi = lo + uintptr_t(out.bytes);
+  for (const Region& in : inputs) {
+    if (!in.data || in.bytes <= 0) continue;
+    const auto a = reinterpret_cast<uintptr_t>(in.data), b = a + uintptr_t(in.bytes);
+    if (lo < b && a < hi)
+      throw_range(env, std::string(out.name) + ": expected memory not shared with " + in.name + ", got an array overlapping " + in.name);
+  }
+}
+
 inline void throw_status(Napi::Env env, Status s) {
   if (s == Status::Ok) return;
   if (s == Status::OutOfMemory) throw Napi::Error::New(env, status_message(s));

@@ -9,7 +9,8 @@ namespace na::binding {
 // Arguments i..i+4: mask (Uint8Array | Float32Array | null), then its element strides
 // over (batch, head, query, key). Every element the strides can reach must lie inside
 // the mask.
-inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const AttentionShape& s, Napi::Value* keep) {
+// *bytes receives the mask's size in bytes (for async calls, which copy it).
+inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const AttentionShape& s, size_t* bytes) {
   MaskSpec m;
   Napi::Env env = info.Env();
   Napi::Value v = info[i];
@@ -28,7 +29,7 @@ inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const Attenti
   } else {
     throw_type(env, "mask: expected a Uint8Array, a Float32Array or null");
   }
-  *keep = v;
+  *bytes = size_t(length) * (m.kind == MaskKind::Bool ? 1 : sizeof(float));
   const int64_t max_stride = int64_t(1) << 53;
   m.sb = integer(info, i + 1, "mask stride (batch)", 0, max_stride);
   m.sh = integer(info, i + 2, "mask stride (head)", 0, max_stride);
@@ -50,15 +51,13 @@ inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const Attenti
 }
 
 // Int32Array [B] of key lengths, each in [0, Lk], or null.
-inline const int32_t* key_lengths_arg(const Napi::CallbackInfo& info, size_t i, int64_t B, int64_t Lk,
-                                      Napi::Value* keep) {
+inline const int32_t* key_lengths_arg(const Napi::CallbackInfo& info, size_t i, int64_t B, int64_t Lk) {
   auto a = typed_array<int32_t>(info, i, "keyLengths", B, true);
   if (!a.data) return nullptr;
   for (int64_t b = 0; b < B; ++b)
     if (a.data[b] < 0 || a.data[b] > Lk)
       throw_range(info.Env(), "keyLengths[" + std::to_string(b) + "]: expected an integer in [0, " +
                                   std::to_string(Lk) + "], got " + std::to_string(a.data[b]));
-  *keep = a.value;
   return a.data;
 }
 

@@ -1,30 +1,96 @@
 // Runs a kernel call off the JS thread (node-addon-api AsyncWorker on libuv's pool) and
-// settles a Promise. Everything Execute() touches was copied into `work` on the main
-// thread; the JS arrays it points into are held by references until the worker ends,
-// so garbage collection cannot free them underneath the kernel.
+// settles a Promise. Everything Execute() touches is owned by the worker: scalars were
+// copied into `work`, and the arrays' contents into an AsyncBuffers on the main thread,
+// because JavaScript may detach, transfer or shrink an ArrayBuffer while the call runs (a
+// reference keeps the typed array alive, not its memory). Outputs are computed into owned
+// memory and copied into the caller's arrays in OnOK, on the main thread, after checking
+// that they are still attached and as long.
 #pragma once
 #include <napi.h>
 
+#include <cstring>
 #include <functional>
+#include <memory>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "common.h"
 
 namespace na::binding {
 
-class ComputeWorker : public Napi::AsyncWorker {
+class AsyncBuffers {
  public:
-  ComputeWorker(Napi::Env env, std::function<Status()> work, std::initializer_list<Napi::Value> keep)
-      : Napi::AsyncWorker(env, "native-attention"), work_(std::move(work)), deferred_(Napi::Promise::Deferred::New(env)) {
-    refs_.reserve(keep.size());
-    for (const Napi::Value& v : keep)
-      if (!v.IsEmpty() && v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  // A copy of `bytes` bytes at `src`; the same source address gives the same copy, so
+  // inputs that are one array (self-attention) stay one array.
+  const void* input(const void* src, size_t bytes) {
+    if (!src) return nullptr;
+    for (const auto& c : copies_)
+      if (c.src == src && c.bytes >= bytes) return c.data.get();
+    Copy c{src, bytes, std::unique_ptr<unsigned char[]>(new unsigned char[bytes > 0 ? bytes : 1])};
+    std::memcpy(c.data.get(), src, bytes);
+    copies_.push_back(std::move(c));
+    return copies_.back().data.get();
+  }
+  template <typename T>
+  const T* input(const T* src, size_t n) {
+    return static_cast<const T*>(input(static_cast<const void*>(src), n * sizeof(T)));
   }
 
+  // Owned memory for an output of n floats, copied into the Float32Array `target` by commit().
+  float* output(Napi::Value target, const char* name, size_t n) {
+    if (target.IsEmpty() || !target.IsTypedArray()) return nullptr;
+    Out o{Napi::Persistent(target.As<Napi::Object>()), std::unique_ptr<float[]>(new float[n > 0 ? n : 1]), n, name};
+    outs_.push_back(std::move(o));
+    return outs_.back().data.get();
+  }
+
+  // Main thread, after the work: each target must still be attached and as long as it was.
+  void commit(Napi::Env env) {
+    for (Out& o : outs_) {
+      napi_typedarray_type kind;
+      size_t length = 0;
+      void* data = nullptr;
+      napi_value buffer;
+      size_t offset = 0;
+      bool detached = false;
+      if (napi_get_typedarray_info(env, o.target.Value(), &kind, &length, &data, &buffer, &offset) != napi_ok ||
+          (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) || kind != napi_float32_array ||
+          length != o.n || (o.n > 0 && !data))
+        throw Napi::TypeError::New(env, o.name + ": its ArrayBuffer was detached or resized during the call");
+      std::memcpy(data, o.data.get(), sizeof(float) * o.n);
+    }
+  }
+
+ private:
+  // Plain heap memory (malloc reuses it call after call): the workspace pool's idle cache
+  // is sized for compute scratch, not for copies held by many concurrent calls.
+  struct Copy {
+    const void* src;
+    size_t bytes;
+    std::unique_ptr<unsigned char[]> data;
+  };
+  struct Out {
+    Napi::ObjectReference target;
+    std::unique_ptr<float[]> data;
+    size_t n;
+    std::string name;
+  };
+  std::vector<Copy> copies_;
+  std::vector<Out> outs_;
+};
+
+class ComputeWorker : public Napi::AsyncWorker {
+ public:
+  ComputeWorker(Napi::Env env, std::function<Status()> work, std::unique_ptr<AsyncBuffers> buffers)
+      : Napi::AsyncWorker(env, "native-attention"),
+        work_(std::move(work)),
+        buffers_(std::move(buffers)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+
   // Queues the work and returns the Promise it settles. The worker deletes itself.
-  static Napi::Promise start(Napi::Env env, std::function<Status()> work, std::initializer_list<Napi::Value> keep) {
-    auto* w = new ComputeWorker(env, std::move(work), keep);
+  static Napi::Promise start(Napi::Env env, std::function<Status()> work, std::unique_ptr<AsyncBuffers> buffers) {
+    auto* w = new ComputeWorker(env, std::move(work), std::move(buffers));
     Napi::Promise p = w->deferred_.Promise();
     w->Queue();
     return p;
@@ -39,13 +105,21 @@ class ComputeWorker : public Napi::AsyncWorker {
       SetError(status_message(Status::OutOfMemory));
     }
   }
-  void OnOK() override { deferred_.Resolve(Env().Undefined()); }
+  void OnOK() override {
+    try {
+      buffers_->commit(Env());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(Env().Undefined());
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   std::function<Status()> work_;
+  std::unique_ptr<AsyncBuffers> buffers_;
   Napi::Promise::Deferred deferred_;
-  std::vector<Napi::ObjectReference> refs_;
 };
 
 }  // namespace na::binding

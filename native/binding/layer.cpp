@@ -92,14 +92,20 @@ Napi::Value AttentionLayer::Forward(const Napi::CallbackInfo& info) {
   const AttentionShape shape{in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
   AttentionParams p;
   p.scale = scale_;
-  Napi::Value keep_mask, keep_lengths;
-  p.mask = mask_arg(info, 6, shape, &keep_mask);
+  size_t mask_bytes = 0;
+  p.mask = mask_arg(info, 6, shape, &mask_bytes);
   p.causal = boolean(info, 11, "causal");
-  p.key_lengths = key_lengths_arg(info, 12, in.B, in.Lk, &keep_lengths);
+  p.key_lengths = key_lengths_arg(info, 12, in.B, in.Lk);
   auto out = typed_array<float>(info, 13, "out", product_or_throw(env, {in.B, in.Lq, d.O}, "out"));
   auto wout = typed_array<float>(info, 14, "weightsOut", product_or_throw(env, {in.B, d.H, in.Lq, in.Lk}, "weightsOut"), true);
   p.weights = wout.data;
   const bool async = boolean(info, 15, "async");
+  const int64_t mask_len = int64_t(mask_bytes);
+  for (const Region& o : {Region{"out", out.data, out.length * 4}, Region{"weightsOut", wout.data, wout.length * 4}})
+    require_disjoint(env, o,
+                     {{"query", q.data, q.length * 4}, {"key", k.data, k.length * 4}, {"value", v.data, v.length * 4},
+                      {"mask", p.mask.data, mask_len}, {"keyLengths", p.key_lengths, p.key_lengths ? in.B * 4 : 0}});
+  require_disjoint(env, {"weightsOut", wout.data, wout.length * 4}, {{"out", out.data, out.length * 4}});
   const int64_t macs = mha_macs(d, in.B, in.Lq, in.Lk);
 
   if (!async) {
@@ -107,15 +113,29 @@ Napi::Value AttentionLayer::Forward(const Napi::CallbackInfo& info) {
     throw_status(env, mha_forward(lease, *weights_, in, p, out.data));
     return env.Undefined();
   }
+  // The worker computes on copies: JS may detach or shrink these buffers meanwhile.
   std::shared_ptr<const MhaWeights> w = weights_;
-  float* out_data = out.data;
-  return ComputeWorker::start(
-      env,
-      [w, in, p, out_data, macs]() {
-        Lease lease = lease_for(macs);
-        return mha_forward(lease, *w, in, p, out_data);
-      },
-      {q.value, k.value, v.value, keep_mask, keep_lengths, out.value, wout.value});
+  auto buffers = std::make_unique<AsyncBuffers>();
+  try {
+    MhaInputs ain = in;
+    ain.query = buffers->input(in.query, size_t(q.length));
+    ain.key = buffers->input(in.key, size_t(k.length));
+    ain.value = buffers->input(in.value, size_t(v.length));
+    AttentionParams ap = p;
+    ap.mask.data = buffers->input(p.mask.data, mask_bytes);
+    ap.key_lengths = buffers->input(p.key_lengths, size_t(in.B));
+    float* out_data = buffers->output(out.value, "out", size_t(out.length));
+    ap.weights = p.weights ? buffers->output(wout.value, "weightsOut", size_t(wout.length)) : nullptr;
+    return ComputeWorker::start(
+        env,
+        [w, ain, ap, out_data, macs]() {
+          Lease lease = lease_for(macs);
+          return mha_forward(lease, *w, ain, ap, out_data);
+        },
+        std::move(buffers));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, status_message(Status::OutOfMemory));
+  }
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ Napi::Value matmul(const Napi::CallbackInfo& info) {
   auto a = typed_array<float>(info, 0, "a", product_or_throw(env, {M, K}, "a"));
   auto b = typed_array<float>(info, 1, "b", product_or_throw(env, {K, N}, "b"));
   auto c = typed_array<float>(info, 2, "out", product_or_throw(env, {M, N}, "out"));
+  require_disjoint(env, {"out", c.data, c.length * 4}, {{"a", a.data, a.length * 4}, {"b", b.data, b.length * 4}});
   Lease lease = lease_for(M * N * K);
   gemm_bias(lease, int(M), int(N), int(K), a.data, int(K), b.data, int(N), nullptr, c.data, int(N));
   return env.Undefined();

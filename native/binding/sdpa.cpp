@@ -38,14 +38,20 @@ Napi::Value scaled_dot_product_attention(const Napi::CallbackInfo& info) {
   auto va = typed_array<float>(info, 2, "v", product_or_throw(env, {s.B, s.H, s.Lk, s.Dv}, "v"));
   AttentionParams p;
   p.scale = finite_float(info, 9, "scale");
-  Napi::Value keep_mask, keep_lengths;
-  p.mask = mask_arg(info, 10, s, &keep_mask);
+  size_t mask_bytes = 0;
+  p.mask = mask_arg(info, 10, s, &mask_bytes);
   p.causal = boolean(info, 15, "causal");
-  p.key_lengths = key_lengths_arg(info, 16, s.B, s.Lk, &keep_lengths);
+  p.key_lengths = key_lengths_arg(info, 16, s.B, s.Lk);
   auto out = typed_array<float>(info, 17, "out", product_or_throw(env, {s.B, s.H, s.Lq, s.Dv}, "out"));
   auto wout = typed_array<float>(info, 18, "weightsOut", product_or_throw(env, {s.B, s.H, s.Lq, s.Lk}, "weightsOut"), true);
   p.weights = wout.data;
   const bool async = boolean(info, 19, "async");
+  const int64_t mask_len = int64_t(mask_bytes);
+  for (const Region& o : {Region{"out", out.data, out.length * 4}, Region{"weightsOut", wout.data, wout.length * 4}})
+    require_disjoint(env, o,
+                     {{"q", qa.data, qa.length * 4}, {"k", ka.data, ka.length * 4}, {"v", va.data, va.length * 4},
+                      {"mask", p.mask.data, mask_len}, {"keyLengths", p.key_lengths, p.key_lengths ? s.B * 4 : 0}});
+  require_disjoint(env, {"weightsOut", wout.data, wout.length * 4}, {{"out", out.data, out.length * 4}});
 
   // Contiguous [B, H, L, D]: batch stride H·L·D, head stride L·D, row stride D.
   const HeadsIn q{qa.data, s.H * s.Lq * s.Dk, s.Lq * s.Dk, s.Dk};
@@ -59,13 +65,27 @@ Napi::Value scaled_dot_product_attention(const Napi::CallbackInfo& info) {
     throw_status(env, run_sdpa(lease, s, q, k, v, o, p));
     return env.Undefined();
   }
-  return ComputeWorker::start(
-      env,
-      [s, q, k, v, o, p, macs]() {
-        Lease lease = lease_for(macs);
-        return run_sdpa(lease, s, q, k, v, o, p);
-      },
-      {qa.value, ka.value, va.value, keep_mask, keep_lengths, out.value, wout.value});
+  // The worker computes on copies: JS may detach or shrink these buffers meanwhile.
+  auto buffers = std::make_unique<AsyncBuffers>();
+  try {
+    const HeadsIn aq{buffers->input(q.data, size_t(qa.length)), q.batch, q.head, q.row};
+    const HeadsIn ak{buffers->input(k.data, size_t(ka.length)), k.batch, k.head, k.row};
+    const HeadsIn av{buffers->input(v.data, size_t(va.length)), v.batch, v.head, v.row};
+    const HeadsOut ao{buffers->output(out.value, "out", size_t(out.length)), o.batch, o.head, o.row};
+    AttentionParams ap = p;
+    ap.mask.data = buffers->input(p.mask.data, mask_bytes);
+    ap.key_lengths = buffers->input(p.key_lengths, size_t(s.B));
+    ap.weights = p.weights ? buffers->output(wout.value, "weightsOut", size_t(wout.length)) : nullptr;
+    return ComputeWorker::start(
+        env,
+        [s, aq, ak, av, ao, ap, macs]() {
+          Lease lease = lease_for(macs);
+          return run_sdpa(lease, s, aq, ak, av, ao, ap);
+        },
+        std::move(buffers));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, status_message(Status::OutOfMemory));
+  }
 }
 
 }  // namespace na::binding
