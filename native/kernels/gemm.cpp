@@ -37,10 +37,11 @@ void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda,
     gemm_block(M, N, K, A, lda, B, ldb, bias, C, ldc);
     return;
   }
-  // Split the longer side into one chunk per thread. Rows keep each thread's B panel
-  // reuse intact; columns are used when there are too few rows to share (decoding,
-  // cross-attention with a short query), so that both cores still get work.
-  const bool by_rows = M >= 64 * threads || M >= N;
+  // One chunk per thread along the longer of M and N. Each thread packs the whole of the
+  // operand it does not split (OpenBLAS packs A and B on every call), so splitting the
+  // longer side keeps the repeated packing small: rows when M >= N, columns otherwise
+  // (e.g. a 128-token batch against a 512×1536 weight, or a single decoding query).
+  const bool by_rows = M >= N;
   const int extent = by_rows ? M : N;
   const int align = by_rows ? 1 : 16;  // column chunks stay multiples of a SIMD width
   const int chunks = std::min(threads, std::max(1, extent / align));
