@@ -113,6 +113,38 @@ describe('long sequences (several query blocks)', () => {
   });
 });
 
+describe('long keys: projections written head-major (Lk >= 512)', () => {
+  // Self (one QKV GEMM), shared key/value (one KV GEMM) and separate inputs with
+  // kdim != vdim (three GEMMs), each with a mask, causal and key lengths; B=2 so that a
+  // projection chunk straddles two batch rows.
+  const { layer, weights, config } = makeLayer({ embedDim: 12, numHeads: 3, keyDim: 5, valueDim: 3 }, 21);
+  const other = makeLayer({ embedDim: 12, numHeads: 3, kdim: 7, vdim: 9, keyDim: 4, valueDim: 6 }, 22);
+
+  it('self-attention L=520 with a bool mask, causal and key lengths', () => {
+    const x = randomTensor([2, 520, 12], 701, 1);
+    const opts = { mask: randomBoolMask([2, 1, 1, 520], 702), causal: true, keyLengths: [517, 300] };
+    const y = layer.forwardWithWeights(x, null, null, opts);
+    const ref = referenceMha(weights, config, x, null, null, opts);
+    expectClose(y.output.data, ref.output);
+    expectClose(y.weights.data, ref.probs, 1e-5, 'weights');
+  });
+
+  it('cross-attention over one memory tensor, Lq=33 Lk=600, additive mask', () => {
+    const q = randomTensor([2, 33, 12], 703, 10);
+    const m = randomTensor([2, 600, 12], 704, 10);
+    const opts = { mask: randomMask('additive', [33, 600], 705) as MaskTensor, keyLengths: [600, 555] };
+    expectClose(layer.forward(q, m, m, opts).data, referenceMha(weights, config, q, m, m, opts).output);
+  });
+
+  it('separate key and value inputs (kdim 7, vdim 9), Lq=40 Lk=513, causal', () => {
+    const q = randomTensor([2, 40, 12], 706, 1);
+    const k = randomTensor([2, 513, 7], 707, 1);
+    const v = randomTensor([2, 513, 9], 708, 1);
+    const opts = { causal: true };
+    expectClose(other.layer.forward(q, k, v, opts).data, referenceMha(other.weights, other.config, q, k, v, opts).output);
+  });
+});
+
 // ---------------------------------------------------------------------------------------
 // Every combination of mask kind × causal × keyLengths × out, self and cross.
 
