@@ -13,7 +13,7 @@ import { shortErr } from './lib/format.mjs';
 import { renderChart } from './lib/chart.mjs';
 import { selectPeers } from './peers/index.mjs';
 import { loadOurs, sgemmGflops, blasInfo } from './peers/ours.mjs';
-import { measureConcurrency } from './scripts/concurrency.mjs';
+import { measureConcurrencyInChild } from './scripts/concurrency.mjs';
 import { measureMemory } from './scripts/memory.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -177,7 +177,8 @@ if (!args['no-concurrency']) {
   if (oursLoadable) {
     progress('concurrency: ours S2, 2 x forwardAsync');
     try {
-      concurrency = await measureConcurrency({ shape: 'S2', threads: 2, reps: quick ? 3 : 7 });
+      // In a fresh process: the peers loaded in this one (their thread pools) disturb it.
+      concurrency = measureConcurrencyInChild({ shape: 'S2', threads: 2, reps: quick ? 3 : 7 });
     } catch (e) {
       concurrency = { error: shortErr(e) };
     }

@@ -101,17 +101,18 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
       const x = pending[(i + round) % pending.length];
       await x.r.before?.();
       if (opts.gapMs) await sleep(opts.gapMs);
+      const inner = shape.inner ?? 1;
       const ts = performance.now();
       try {
-        await x.r.run();
+        for (let k = 0; k < inner; k++) await x.r.run();
       } catch (e) {
         Object.assign(x.row, { status: 'error', note: `failed while timed: ${shortErr(e)}` });
         x.done = true;
         continue;
       }
-      const ms = performance.now() - ts;
+      const ms = (performance.now() - ts) / inner;
       x.times.push(ms);
-      x.spent += ms;
+      x.spent += ms * inner;
       progress(`${threads}t ${shapeName}: rep ${round + 1} ${x.p.id} ${ms.toFixed(ms < 10 ? 3 : 1)} ms`);
     }
     const elapsed = performance.now() - start;

@@ -2,7 +2,8 @@
 // ratio = concurrent / back-to-back wall time (1.0 = no gain, 0.5 = perfect overlap).
 // Standalone: node scripts/concurrency.mjs [--shape S2] [--threads 2] [--reps 5]
 import { parseArgs } from 'node:util';
-import { pathToFileURL } from 'node:url';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SHAPES } from '../lib/shapes.mjs';
 import { makeCase } from '../lib/data.mjs';
 import { relError } from '../lib/reference.mjs';
@@ -34,6 +35,15 @@ export async function measureConcurrency({ shape = 'S2', threads = 2, reps = 5 }
   }
   const seqMs = median(seq), concMs = median(conc);
   return { shape, threads, reps, sequentialMs: seqMs, concurrentMs: concMs, ratio: concMs / seqMs, maxRelErrVsSerial: maxErr };
+}
+
+/** The same measurement in a fresh child process (JSON on its stdout). */
+export function measureConcurrencyInChild({ shape = 'S2', threads = 2, reps = 5 } = {}) {
+  const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--shape', shape, '--threads', String(threads), '--reps', String(reps)], {
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`concurrency child failed: ${r.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(r.stdout);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) {
