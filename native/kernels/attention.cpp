@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "small_gemm.h"
+#include "gemm.h"
 
 namespace na {
 

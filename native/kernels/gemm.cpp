@@ -1,7 +1,5 @@
 #include "gemm.h"
 
-#include "small_gemm.h"
-
 #include <cblas.h>
 
 #include <algorithm>
@@ -12,6 +10,12 @@ namespace na {
 void blas_init() { openblas_set_num_threads(1); }
 const char* blas_config() { return openblas_get_config(); }
 const char* blas_core_name() { return openblas_get_corename(); }
+
+void sgemm(bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+           float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+              ldc);
+}
 
 static void gemm_block(int M, int N, int K, const float* A, int lda, const float* B, int ldb, const float* bias,
                        float* C, int ldc) {

@@ -17,6 +17,13 @@ const char* blas_core_name(); // the kernel family OpenBLAS dispatched to on thi
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                const float* bias, float* C, int ldc);
 
+// Row-major C[M, N] = alpha · A[M, K] · op(B) + beta · C, op(B) = B [K, N] or Bᵀ with
+// B [N, K]: cblas_sgemm, single-threaded (the caller's thread). OpenBLAS 0.3.21 has its
+// own small-matrix kernels; direct loops of ours for tiny products were measured slower
+// (1.2-1.7x the per-call time on B=1 L=4..16), so everything goes through it.
+void sgemm(bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+           float* C, int ldc);
+
 // Work below this many multiply-adds runs on one thread: a hand-off costs more.
 constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
 
