@@ -72,7 +72,7 @@ export function renderReport({ meta, ceiling, results, memory, concurrency }) {
 
   if (memory?.length) {
     o.push('', `Memory — peak RSS of a fresh child process per row (${memory[0].threads} thread(s), ${memory[0].runs} forward calls); ` +
-      'Δ = peak minus RSS after loading the peer and creating inputs/weights:');
+      'Δ = peak minus RSS once the peer holds its weights and the inputs exist (so Δ is the output(s) plus working memory):');
     const rows = memory.map((m) => [m.shape, PEER_NAMES[m.peer] ?? m.peer, m.mode,
       m.error ? '–' : fmtMB(m.peakMB), m.error ? '–' : `+${fmtMB(m.deltaMB)}`, m.error ?? '']);
     o.push(table(['shape', 'peer', 'call', 'peak RSS MB', 'Δ MB', 'note'], rows, ['l', 'l', 'l', 'r', 'r', 'l']));
