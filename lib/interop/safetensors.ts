@@ -285,7 +285,9 @@ export function saveSafetensors(
   path?: string | null,
   metadata?: Record<string, string> | null,
   options: SaveSafetensorsOptions = {},
-): Buffer {
+): Uint8Array {
+  // Declared as Uint8Array (it is a Node Buffer at run time) so that the published types
+  // do not require @types/node.
   if (!isPlainObject(tensors) || ArrayBuffer.isView(tensors)) throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
   if (path !== undefined && path !== null && typeof path !== 'string') throw typeError(`${SAVE}: path`, 'a file path string', path);
   if (!isPlainObject(options)) throw typeError(`${SAVE}: options`, 'an options object', options);
