@@ -13,30 +13,6 @@ namespace {
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 constexpr int kLanes = 16;  // independent accumulators: lets the compiler keep a full vector
 
-// exp(x) for x <= 0, branch-free so the loops around it vectorise. Cephes' expf:
-// x = n·ln2 + r with |r| <= ln2/2, exp(r) by a degree-7 polynomial, 2^n by exponent bits.
-// Error about 1 ulp. Below -87 (exp underflows; includes masked -inf) the result is 0.
-NA_INLINE float exp_nonpositive(float x) {
-  float xs = x >= -87.0f ? x : -87.0f;  // also maps NaN to a finite value: no UB in the cast below
-  xs = xs <= 0.0f ? xs : 0.0f;
-  float n = xs * 1.44269504088896341f + 12582912.0f;  // + 1.5·2^23 rounds to nearest integer
-  n -= 12582912.0f;
-  float r = xs - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  const float e = x < -87.0f ? 0.0f : p * scale;
-  return x != x ? x : e;
-}
-
 NA_INLINE void apply_mask(float* s, int n, const MaskRow& m) {
   if (m.kind == MaskKind::Bool) {
     const uint8_t* b = static_cast<const uint8_t*>(m.data);
@@ -69,7 +45,9 @@ NA_INLINE v16f load16(const float* p) {
 NA_INLINE void store16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
 NA_INLINE v16f splat(float x) { return v16f{} + x; }
 
-// exp_nonpositive on 16 lanes; same constants and edge cases as the scalar version.
+// exp(x) for x <= 0 on 16 lanes. Cephes' expf: x = n·ln2 + r with |r| <= ln2/2, exp(r) by
+// a degree-7 polynomial, 2^n through the exponent bits; error about 1 ulp. Below -87
+// (exp underflows; includes masked -inf) the result is 0; NaN stays NaN.
 NA_INLINE v16f exp_nonpositive16(v16f x) {
   const v16i nan = x != x;
   const v16i under = x < -87.0f;
@@ -108,7 +86,8 @@ NA_INLINE float row_max(const float* s, int n) {
   return m;
 }
 
-// s[j] = exp(s[j] - m); returns the sum.
+// s[j] = exp(s[j] - m); returns the sum. The tail runs through the same vector code,
+// padded with -inf lanes (exp gives 0: nothing is added).
 NA_INLINE float exp_and_sum(float* s, int n, float m) {
   v16f acc = splat(0.0f);
   int j = 0;
@@ -117,13 +96,16 @@ NA_INLINE float exp_and_sum(float* s, int n, float m) {
     store16(s + j, e);
     acc += e;
   }
+  if (j < n) {
+    float tail[kLanes];
+    for (int l = 0; l < kLanes; ++l) tail[l] = j + l < n ? s[j + l] - m : kNegInf;
+    const v16f e = exp_nonpositive16(load16(tail));
+    store16(tail, e);
+    for (int l = 0; j + l < n; ++l) s[j + l] = tail[l];
+    acc += e;
+  }
   float sum = 0.0f;
   for (int l = 0; l < kLanes; ++l) sum += acc[l];
-  for (; j < n; ++j) {
-    const float e = exp_nonpositive(s[j] - m);
-    s[j] = e;
-    sum += e;
-  }
   return sum;
 }
 

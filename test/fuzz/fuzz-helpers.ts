@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { getNumThreads, MultiHeadAttention, setNumThreads, type MaskTensor, type Weights } from '../../lib/index';
 import { randomTensor, rng, type RefMhaConfig } from '../helpers/reference';
+import { refConfig } from '../helpers/layers';
 
 /** float32 kernel vs float64 reference, relative L2 error over a whole output. */
 export const FUZZ_TOL = 5e-5;
@@ -85,18 +86,7 @@ export function buildLayer(config: Omit<RefMhaConfig, 'scale'> & { scale?: numbe
     for (const [i, name] of (['bq', 'bk', 'bv', 'bo'] as const).entries()) biases[name] = randomTensor(shapes[name]!, seed * 7 + i, 0.5);
     layer.setWeights(biases);
   }
-  const ref: RefMhaConfig = {
-    embedDim: layer.embedDim,
-    numHeads: layer.numHeads,
-    keyDim: layer.keyDim,
-    valueDim: layer.valueDim,
-    kdim: layer.kdim,
-    vdim: layer.vdim,
-    outputDim: layer.outputDim,
-    useBias: layer.useBias,
-    scale: layer.scale,
-  };
-  return { layer, weights: layer.getWeights(), config: ref };
+  return { layer, weights: layer.getWeights(), config: refConfig(layer) };
 }
 
 /** Runs `fn` with the pool at `n` threads, restoring the previous count after. */
