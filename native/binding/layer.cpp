@@ -21,7 +21,7 @@ class AttentionLayer : public Napi::ObjectWrap<AttentionLayer> {
   Napi::Value Forward(const Napi::CallbackInfo& info);
 
  private:
-  MhaWeights::Slot slot_arg(const Napi::CallbackInfo& info, bool for_write);
+  MhaWeights::Name weight_arg(const Napi::CallbackInfo& info, MhaWeights::Slot* slot) const;
   // Shared with in-flight async calls; copied on write while one holds it.
   std::shared_ptr<MhaWeights> weights_;
   float scale_ = 1.0f;
@@ -50,25 +50,27 @@ AttentionLayer::AttentionLayer(const Napi::CallbackInfo& info) : Napi::ObjectWra
   }
 }
 
-MhaWeights::Slot AttentionLayer::slot_arg(const Napi::CallbackInfo& info, bool for_write) {
+// Argument 0 names a weight; *slot receives its shape. A layer without bias has no b*.
+MhaWeights::Name AttentionLayer::weight_arg(const Napi::CallbackInfo& info, MhaWeights::Slot* slot) const {
   const auto name = MhaWeights::Name(integer(info, 0, "weight index", 0, MhaWeights::kCount - 1));
-  if (for_write && weights_.use_count() > 1) weights_ = std::make_shared<MhaWeights>(*weights_);
-  const MhaWeights::Slot s = weights_->slot(name);
-  if (!s.data) throw_range(info.Env(), "weight: this layer has no bias (useBias: false)");
-  return s;
+  *slot = weights_->slot(name);
+  if (!slot->data) throw_range(info.Env(), "weight: this layer has no bias (useBias: false)");
+  return name;
 }
 
 Napi::Value AttentionLayer::SetWeight(const Napi::CallbackInfo& info) {
-  const auto name = MhaWeights::Name(integer(info, 0, "weight index", 0, MhaWeights::kCount - 1));
-  const MhaWeights::Slot s = slot_arg(info, true);
+  MhaWeights::Slot s;
+  const auto name = weight_arg(info, &s);
   auto src = typed_array<float>(info, 1, "weight", s.rows * s.cols);
+  // Copy on write: an async call in flight keeps computing with the weights it started with.
+  if (weights_.use_count() > 1) weights_ = std::make_shared<MhaWeights>(*weights_);
   weights_->write(name, src.data);
   return info.Env().Undefined();
 }
 
 Napi::Value AttentionLayer::GetWeight(const Napi::CallbackInfo& info) {
-  const auto name = MhaWeights::Name(integer(info, 0, "weight index", 0, MhaWeights::kCount - 1));
-  const MhaWeights::Slot s = slot_arg(info, false);
+  MhaWeights::Slot s;
+  const auto name = weight_arg(info, &s);
   auto dst = typed_array<float>(info, 1, "out", s.rows * s.cols);
   weights_->read(name, dst.data);
   return info.Env().Undefined();
