@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common.h"
+#include "workspace.h"
 
 namespace na::binding {
 
@@ -26,11 +27,11 @@ class AsyncBuffers {
   const void* input(const void* src, size_t bytes) {
     if (!src) return nullptr;
     for (const auto& c : copies_)
-      if (c.src == src && c.bytes >= bytes) return c.data.get();
-    Copy c{src, bytes, std::unique_ptr<unsigned char[]>(new unsigned char[bytes > 0 ? bytes : 1])};
-    std::memcpy(c.data.get(), src, bytes);
+      if (c.src == src && c.bytes >= bytes) return c.data.data();
+    Copy c{src, bytes, take((bytes + sizeof(float) - 1) / sizeof(float))};
+    std::memcpy(c.data.data(), src, bytes);
     copies_.push_back(std::move(c));
-    return copies_.back().data.get();
+    return copies_.back().data.data();
   }
   template <typename T>
   const T* input(const T* src, size_t n) {
@@ -40,9 +41,9 @@ class AsyncBuffers {
   // Owned memory for an output of n floats, copied into the Float32Array `target` by commit().
   float* output(Napi::Value target, const char* name, size_t n) {
     if (target.IsEmpty() || !target.IsTypedArray()) return nullptr;
-    Out o{Napi::Persistent(target.As<Napi::Object>()), std::unique_ptr<float[]>(new float[n > 0 ? n : 1]), n, name};
+    Out o{Napi::Persistent(target.As<Napi::Object>()), take(n), n, name};
     outs_.push_back(std::move(o));
-    return outs_.back().data.get();
+    return outs_.back().data.data();
   }
 
   // Main thread, after the work: each target must still be attached and as long as it was.
@@ -58,21 +59,27 @@ class AsyncBuffers {
           (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached) || kind != napi_float32_array ||
           length != o.n || (o.n > 0 && !data))
         throw Napi::TypeError::New(env, o.name + ": its ArrayBuffer was detached or resized during the call");
-      std::memcpy(data, o.data.get(), sizeof(float) * o.n);
+      std::memcpy(data, o.data.data(), sizeof(float) * o.n);
     }
   }
 
  private:
-  // Plain heap memory (malloc reuses it call after call): the workspace pool's idle cache
-  // is sized for compute scratch, not for copies held by many concurrent calls.
+  // From the workspace pool: reused call after call, so the copies cost no page faults.
+  // lib/ keeps at most as many async calls in flight as there are compute threads, which
+  // bounds what the pool holds for them.
+  static Workspace take(size_t floats) {
+    Workspace w = WorkspacePool::instance().acquire(floats);
+    if (!w.ok()) throw std::bad_alloc();
+    return w;
+  }
   struct Copy {
     const void* src;
     size_t bytes;
-    std::unique_ptr<unsigned char[]> data;
+    Workspace data;
   };
   struct Out {
     Napi::ObjectReference target;
-    std::unique_ptr<float[]> data;
+    Workspace data;
     size_t n;
     std::string name;
   };
