@@ -68,8 +68,19 @@ interface PreparedCall {
 
 const WEIGHT_INDEX: Record<WeightName, WeightIndex> = { wq: 0, bq: 1, wk: 2, bk: 3, wv: 4, bv: 5, wo: 6, bo: 7 };
 
+const MAX_BLAS_INT = 2 ** 31 - 1;
+/** The native layer's limit (2^40 / 512 floats): larger layers could only end in the OOM killer. */
+const MAX_PARAMETERS = 2 ** 31;
+
+/** A layer size: a positive integer that BLAS's 32-bit int can hold. */
+function layerDim(name: string, value: unknown): number {
+  const d = checkDim(name, value);
+  if (d > MAX_BLAS_INT) throw rangeError(name, `a positive integer of at most ${MAX_BLAS_INT} (BLAS's 32-bit int)`, `${d}`);
+  return d;
+}
+
 function optionalDim(options: Record<string, unknown>, name: string, fallback: number): number {
-  return options[name] === undefined ? fallback : checkDim(name, options[name]);
+  return layerDim(name, options[name] === undefined ? fallback : options[name]);
 }
 
 export class MultiHeadAttention {
@@ -88,8 +99,8 @@ export class MultiHeadAttention {
   constructor(options: MultiHeadAttentionOptions) {
     const o = checkOptionsObject('MultiHeadAttention: options', options);
     if (options === undefined || options === null) throw typeError('MultiHeadAttention: options', 'an options object', options);
-    this.embedDim = checkDim('embedDim', o.embedDim);
-    this.numHeads = checkDim('numHeads', o.numHeads);
+    this.embedDim = layerDim('embedDim', o.embedDim);
+    this.numHeads = layerDim('numHeads', o.numHeads);
     if (o.keyDim === undefined && this.embedDim % this.numHeads !== 0) {
       throw rangeError('numHeads', `a divisor of embedDim (${this.embedDim}) when keyDim is not given`, `${this.numHeads}`);
     }
@@ -105,6 +116,15 @@ export class MultiHeadAttention {
     if (o.seed !== undefined && !Number.isInteger(o.seed)) throw rangeError('seed', 'an integer', String(o.seed));
     const hk = this.numHeads * this.keyDim;
     const hv = this.numHeads * this.valueDim;
+    // The native layer re-checks both; here the message can name the options involved.
+    const inWidth = this.numHeads * (2 * this.keyDim + this.valueDim);
+    if (inWidth > MAX_BLAS_INT) {
+      throw rangeError('numHeads · (2·keyDim + valueDim)', `at most ${MAX_BLAS_INT} (BLAS's 32-bit int)`, `${inWidth}`);
+    }
+    const parameters = (this.embedDim + this.kdim) * hk + (this.vdim + this.outputDim) * hv;
+    if (parameters > MAX_PARAMETERS) {
+      throw rangeError('MultiHeadAttention: options', `at most ${MAX_PARAMETERS} weights (8 GiB)`, `${parameters} for these sizes`);
+    }
     this.#shapes = {
       wq: [this.embedDim, hk], bq: [hk],
       wk: [this.kdim, hk], bk: [hk],
