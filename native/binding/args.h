@@ -21,7 +21,6 @@ struct ArrayArg {
   T* data = nullptr;
   int64_t length = 0;
   Napi::Value value;  // the JS typed array, to keep alive during async work
-  bool present() const { return data != nullptr || length > 0 || !value.IsEmpty(); }
 };
 
 template <typename T> constexpr napi_typedarray_type typed_array_kind();

@@ -61,4 +61,18 @@ inline const int32_t* key_lengths_arg(const Napi::CallbackInfo& info, size_t i, 
   return a.data;
 }
 
+// out and weightsOut (either may be absent) share no memory with the three inputs, the
+// mask, keyLengths or each other.
+inline void require_outputs_disjoint(Napi::Env env, const ArrayArg<float>& out, const ArrayArg<float>& wout,
+                                     std::initializer_list<Region> inputs, const MaskSpec& mask, size_t mask_bytes,
+                                     const int32_t* key_lengths, int64_t B) {
+  const Region o{"out", out.data, out.length * 4}, w{"weightsOut", wout.data, wout.length * 4};
+  const Region m{"mask", mask.data, int64_t(mask_bytes)}, kl{"keyLengths", key_lengths, key_lengths ? B * 4 : 0};
+  for (const Region& dst : {o, w}) {
+    require_disjoint(env, dst, inputs);
+    require_disjoint(env, dst, {m, kl});
+  }
+  require_disjoint(env, w, {o});
+}
+
 }  // namespace na::binding

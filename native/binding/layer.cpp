@@ -102,12 +102,9 @@ Napi::Value AttentionLayer::Forward(const Napi::CallbackInfo& info) {
   auto wout = typed_array<float>(info, 14, "weightsOut", product_or_throw(env, {in.B, d.H, in.Lq, in.Lk}, "weightsOut"), true);
   p.weights = wout.data;
   const bool async = boolean(info, 15, "async");
-  const int64_t mask_len = int64_t(mask_bytes);
-  for (const Region& o : {Region{"out", out.data, out.length * 4}, Region{"weightsOut", wout.data, wout.length * 4}})
-    require_disjoint(env, o,
-                     {{"query", q.data, q.length * 4}, {"key", k.data, k.length * 4}, {"value", v.data, v.length * 4},
-                      {"mask", p.mask.data, mask_len}, {"keyLengths", p.key_lengths, p.key_lengths ? in.B * 4 : 0}});
-  require_disjoint(env, {"weightsOut", wout.data, wout.length * 4}, {{"out", out.data, out.length * 4}});
+  require_outputs_disjoint(env, out, wout,
+                           {{"query", q.data, q.length * 4}, {"key", k.data, k.length * 4}, {"value", v.data, v.length * 4}},
+                           p.mask, mask_bytes, p.key_lengths, in.B);
   const int64_t macs = mha_macs(d, in.B, in.Lq, in.Lk);
 
   if (!async) {

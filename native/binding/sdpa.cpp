@@ -46,12 +46,9 @@ Napi::Value scaled_dot_product_attention(const Napi::CallbackInfo& info) {
   auto wout = typed_array<float>(info, 18, "weightsOut", product_or_throw(env, {s.B, s.H, s.Lq, s.Lk}, "weightsOut"), true);
   p.weights = wout.data;
   const bool async = boolean(info, 19, "async");
-  const int64_t mask_len = int64_t(mask_bytes);
-  for (const Region& o : {Region{"out", out.data, out.length * 4}, Region{"weightsOut", wout.data, wout.length * 4}})
-    require_disjoint(env, o,
-                     {{"q", qa.data, qa.length * 4}, {"k", ka.data, ka.length * 4}, {"v", va.data, va.length * 4},
-                      {"mask", p.mask.data, mask_len}, {"keyLengths", p.key_lengths, p.key_lengths ? s.B * 4 : 0}});
-  require_disjoint(env, {"weightsOut", wout.data, wout.length * 4}, {{"out", out.data, out.length * 4}});
+  require_outputs_disjoint(env, out, wout,
+                           {{"q", qa.data, qa.length * 4}, {"k", ka.data, ka.length * 4}, {"v", va.data, va.length * 4}},
+                           p.mask, mask_bytes, p.key_lengths, s.B);
 
   // Contiguous [B, H, L, D]: batch stride H·L·D, head stride L·D, row stride D.
   const HeadsIn q{qa.data, s.H * s.Lq * s.Dk, s.Lq * s.Dk, s.Dk};

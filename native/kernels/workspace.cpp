@@ -59,15 +59,6 @@ void WorkspacePool::give_back(float* data, size_t capacity) {
   std::free(evict);
 }
 
-void WorkspacePool::trim() {
-  std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < kSlots; ++i) {
-    std::free(free_data_[i]);
-    free_data_[i] = nullptr;
-    free_cap_[i] = 0;
-  }
-}
-
 Workspace::~Workspace() {
   if (data_) WorkspacePool::instance().give_back(data_, capacity_);
 }

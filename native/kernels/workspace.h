@@ -33,8 +33,6 @@ class WorkspacePool {
   // A block of at least `floats` floats; !ok() when the allocation failed.
   Workspace acquire(size_t floats);
   void give_back(float* data, size_t capacity);
-  // Frees every cached block (e.g. after a one-off huge call).
-  void trim();
 
  private:
   static constexpr int kSlots = 16;
