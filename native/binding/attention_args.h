@@ -31,14 +31,14 @@ inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const Attenti
   }
   *bytes = size_t(length) * (m.kind == MaskKind::Bool ? 1 : sizeof(float));
   const int64_t max_stride = int64_t(1) << 53;
-  m.sb = integer(info, i + 1, "mask stride (batch)", 0, max_stride);
-  m.sh = integer(info, i + 2, "mask stride (head)", 0, max_stride);
-  m.sq = integer(info, i + 3, "mask stride (query)", 0, max_stride);
-  m.sk = integer(info, i + 4, "mask stride (key)", 0, max_stride);
+  m.batch_stride = integer(info, i + 1, "mask stride (batch)", 0, max_stride);
+  m.head_stride = integer(info, i + 2, "mask stride (head)", 0, max_stride);
+  m.query_stride = integer(info, i + 3, "mask stride (query)", 0, max_stride);
+  m.key_stride = integer(info, i + 4, "mask stride (key)", 0, max_stride);
   // Largest offset reachable: sum over axes of (extent - 1) · stride.
   int64_t last = 0;
   const int64_t extents[4] = {s.B, s.H, s.Lq, s.Lk};
-  const int64_t strides[4] = {m.sb, m.sh, m.sq, m.sk};
+  const int64_t strides[4] = {m.batch_stride, m.head_stride, m.query_stride, m.key_stride};
   for (int a = 0; a < 4; ++a) {
     int64_t term;
     if (!checked_mul(extents[a] - 1, strides[a], &term) || !checked_add(last, term, &last))

@@ -65,10 +65,10 @@ Napi::Value scaled_dot_product_attention(const Napi::CallbackInfo& info) {
   // The worker computes on copies: JS may detach or shrink these buffers meanwhile.
   auto buffers = std::make_unique<AsyncBuffers>();
   try {
-    const HeadsIn aq{buffers->input(q.data, size_t(qa.length)), q.batch, q.head, q.row};
-    const HeadsIn ak{buffers->input(k.data, size_t(ka.length)), k.batch, k.head, k.row};
-    const HeadsIn av{buffers->input(v.data, size_t(va.length)), v.batch, v.head, v.row};
-    const HeadsOut ao{buffers->output(out.value, "out", size_t(out.length)), o.batch, o.head, o.row};
+    const HeadsIn aq{buffers->input(q.data, size_t(qa.length)), q.batch_stride, q.head_stride, q.row_stride};
+    const HeadsIn ak{buffers->input(k.data, size_t(ka.length)), k.batch_stride, k.head_stride, k.row_stride};
+    const HeadsIn av{buffers->input(v.data, size_t(va.length)), v.batch_stride, v.head_stride, v.row_stride};
+    const HeadsOut ao{buffers->output(out.value, "out", size_t(out.length)), o.batch_stride, o.head_stride, o.row_stride};
     AttentionParams ap = p;
     ap.mask.data = buffers->input(p.mask.data, mask_bytes);
     ap.key_lengths = buffers->input(p.key_lengths, size_t(s.B));

@@ -25,9 +25,9 @@ Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn&
                        const HeadsOut& o) {
   for (int64_t d : {s.B, s.H, s.Lq, s.Lk, s.Dk, s.Dv})
     if (d < 0) return Status::InvalidArgument;
-  for (int64_t d : {s.Lq, s.Lk, s.Dk, s.Dv, q.row, k.row, v.row, o.row})
+  for (int64_t d : {s.Lq, s.Lk, s.Dk, s.Dv, q.row_stride, k.row_stride, v.row_stride, o.row_stride})
     if (d > kBlasIntMax) return Status::TooLarge;
-  if (q.row < s.Dk || k.row < s.Dk || v.row < s.Dv || o.row < s.Dv) return Status::InvalidArgument;
+  if (q.row_stride < s.Dk || k.row_stride < s.Dk || v.row_stride < s.Dv || o.row_stride < s.Dv) return Status::InvalidArgument;
   return Status::Ok;
 }
 
@@ -36,9 +36,9 @@ namespace {
 MaskRow mask_row(const MaskSpec& m, int64_t b, int64_t h, int64_t i) {
   MaskRow r;
   r.kind = m.kind;
-  r.stride = m.sk;
+  r.stride = m.key_stride;
   if (m.kind == MaskKind::None) return r;
-  const int64_t off = b * m.sb + h * m.sh + i * m.sq;
+  const int64_t off = b * m.batch_stride + h * m.head_stride + i * m.query_stride;
   const size_t elem = m.kind == MaskKind::Bool ? 1 : sizeof(float);
   r.data = static_cast<const char*>(m.data) + off * int64_t(elem);
   return r;
@@ -76,15 +76,15 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
       lds = std::max<int64_t>(cols, 1);
       width = cols;
     }
-    const float* Qp = q.data + b * q.batch + h * q.head + i0 * q.row;  // [rows, Dk], ld q.row
-    const float* Kp = k.data + b * k.batch + h * k.head;               // [cols, Dk], ld k.row
-    const float* Vp = v.data + b * v.batch + h * v.head;               // [cols, Dv], ld v.row
-    float* Op = o.data + b * o.batch + h * o.head + i0 * o.row;        // [rows, Dv], ld o.row
+    const float* Qp = q.data + b * q.batch_stride + h * q.head_stride + i0 * q.row_stride;  // [rows, Dk], ld q.row_stride
+    const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;               // [cols, Dk], ld k.row_stride
+    const float* Vp = v.data + b * v.batch_stride + h * v.head_stride;               // [cols, Dv], ld v.row_stride
+    float* Op = o.data + b * o.batch_stride + h * o.head_stride + i0 * o.row_stride;        // [rows, Dv], ld o.row_stride
 
     if (cols > 0) {
       if (s.Dk > 0) {
         // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
-        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row), Kp, int(k.row), 0.0f, S, int(lds));
+        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row_stride), Kp, int(k.row_stride), 0.0f, S, int(lds));
       } else {
         for (int r = 0; r < rows; ++r) std::memset(S + r * lds, 0, sizeof(float) * cols);
       }
@@ -97,9 +97,9 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
     }
     if (cols > 0 && s.Dv > 0) {
       // O_blk[rows, Dv] = P[rows, cols] · V[:cols], written into the head's columns in place.
-      sgemm(false, rows, int(s.Dv), int(cols), 1.0f, S, int(lds), Vp, int(v.row), 0.0f, Op, int(o.row));
+      sgemm(false, rows, int(s.Dv), int(cols), 1.0f, S, int(lds), Vp, int(v.row_stride), 0.0f, Op, int(o.row_stride));
     } else {
-      for (int r = 0; r < rows; ++r) std::memset(Op + r * o.row, 0, sizeof(float) * s.Dv);
+      for (int r = 0; r < rows; ++r) std::memset(Op + r * o.row_stride, 0, sizeof(float) * s.Dv);
     }
   });
 }

@@ -12,23 +12,25 @@
 
 namespace na {
 
-// Element (b, h, i, d) of a head tensor lives at data + b·batch + h·head + i·row + d.
-// `row` is the BLAS leading dimension (must fit int).
+// Element (b, h, i, d) of a head tensor lives at
+//   data + b·batch_stride + h·head_stride + i·row_stride + d   (strides in elements).
+// `row_stride` is the BLAS leading dimension (must fit int).
 struct HeadsIn {
   const float* data;
-  int64_t batch, head, row;
+  int64_t batch_stride, head_stride, row_stride;
 };
 struct HeadsOut {
   float* data;
-  int64_t batch, head, row;
+  int64_t batch_stride, head_stride, row_stride;
 };
 
-// Mask element (b, h, i, j) at data + b·sb + h·sh + i·sq + j·sk (elements); a stride
-// of 0 broadcasts that axis. Never expanded in memory.
+// Mask element (b, h, i, j) at
+//   data + b·batch_stride + h·head_stride + i·query_stride + j·key_stride   (elements);
+// a stride of 0 broadcasts that axis. Never expanded in memory.
 struct MaskSpec {
   MaskKind kind = MaskKind::None;
   const void* data = nullptr;
-  int64_t sb = 0, sh = 0, sq = 0, sk = 0;
+  int64_t batch_stride = 0, head_stride = 0, query_stride = 0, key_stride = 0;
 };
 
 struct AttentionShape {
