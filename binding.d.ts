@@ -2,79 +2,93 @@
 // lib/ validates every argument and gives the messages users see; the native side
 // re-checks what it reads and throws TypeError/RangeError, never aborts.
 //
-// Shapes are row-major and contiguous. Mask strides are element strides over
-// (batch, head, query, key), 0 for a broadcast axis.
+// Every entry point takes one arguments object read by name, so an option is declared
+// once here, once in lib/ and once in the C++ that reads it. Shapes are row-major and
+// contiguous.
 
-/** Index of a weight in an AttentionLayer: wq, bq, wk, bk, wv, bv, wo, bo. */
-export type WeightIndex = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
+/** The options the layer's forward and scaledDotProductAttention share. */
+export interface AttentionArgs {
+  /** Uint8Array: nonzero = may attend; Float32Array: added to the scaled scores. */
+  mask: Uint8Array | Float32Array | null;
+  /** Element strides of the mask over (batch, head, query, key); 0 broadcasts an axis. */
+  maskStrides: readonly [number, number, number, number];
+  /** Bottom-right aligned: query i sees keys j <= i + (Lk - Lq). */
+  causal: boolean;
+  /** [B]: only the first keyLengths[b] keys of batch row b are real. */
+  keyLengths: Int32Array | null;
+  /** The output. */
+  out: Float32Array;
+  /** [B, H, Lq, Lk] attention probabilities, or null. */
+  weightsOut: Float32Array | null;
+}
 
-export declare class AttentionLayer {
-  constructor(
-    embedDim: number,
-    numHeads: number,
-    keyDim: number,
-    valueDim: number,
-    kdim: number,
-    vdim: number,
-    outputDim: number,
-    useBias: boolean,
-    scale: number,
-  );
-  /** Copies `data` (contiguous [rows, cols]) into the weight. */
-  setWeight(index: WeightIndex, data: Float32Array): void;
-  /** Copies the weight into `out` (contiguous [rows, cols]). */
-  getWeight(index: WeightIndex, out: Float32Array): void;
-  /**
-   * query [B, Lq, E], key [B, Lk, kdim], value [B, Lk, vdim] → out [B, Lq, outputDim];
-   * weightsOut [B, H, Lq, Lk] or null. Returns a Promise when `async`.
-   */
-  forward(
-    query: Float32Array,
-    key: Float32Array,
-    value: Float32Array,
-    batch: number,
-    queryLength: number,
-    keyLength: number,
-    mask: Uint8Array | Float32Array | null,
-    maskStrideB: number,
-    maskStrideH: number,
-    maskStrideQ: number,
-    maskStrideK: number,
-    causal: boolean,
-    keyLengths: Int32Array | null,
-    out: Float32Array,
-    weightsOut: Float32Array | null,
-    async: boolean,
-  ): undefined | Promise<void>;
+/** query [B, Lq, E], key [B, Lk, kdim], value [B, Lk, vdim] → out [B, Lq, outputDim]. */
+export interface ForwardArgs extends AttentionArgs {
+  query: Float32Array;
+  key: Float32Array;
+  value: Float32Array;
+  batch: number;
+  queryLength: number;
+  keyLength: number;
 }
 
 /** q [B, H, Lq, Dk], k [B, H, Lk, Dk], v [B, H, Lk, Dv] → out [B, H, Lq, Dv]. */
-export declare function scaledDotProductAttention(
-  q: Float32Array,
-  k: Float32Array,
-  v: Float32Array,
-  batch: number,
-  heads: number,
-  queryLength: number,
-  keyLength: number,
-  keyDim: number,
-  valueDim: number,
-  scale: number,
-  mask: Uint8Array | Float32Array | null,
-  maskStrideB: number,
-  maskStrideH: number,
-  maskStrideQ: number,
-  maskStrideK: number,
-  causal: boolean,
-  keyLengths: Int32Array | null,
-  out: Float32Array,
-  weightsOut: Float32Array | null,
-  async: boolean,
-): undefined | Promise<void>;
+export interface SdpaArgs extends AttentionArgs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  batch: number;
+  heads: number;
+  queryLength: number;
+  keyLength: number;
+  keyDim: number;
+  valueDim: number;
+  scale: number;
+}
+
+export interface LayerArgs {
+  embedDim: number;
+  numHeads: number;
+  keyDim: number;
+  valueDim: number;
+  kdim: number;
+  vdim: number;
+  outputDim: number;
+  useBias: boolean;
+  scale: number;
+}
+
+export type WeightName = 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo';
+
+export declare class MultiHeadAttention {
+  constructor(args: LayerArgs);
+  /** Copies `data` (contiguous [rows, cols]) into the weight. */
+  setWeight(args: { name: WeightName; data: Float32Array }): void;
+  /** Copies the weight into `out` (contiguous [rows, cols]). */
+  getWeight(args: { name: WeightName; out: Float32Array }): void;
+  forward(args: ForwardArgs): void;
+  /** Copies the inputs now; writes the outputs when the Promise settles. */
+  forwardAsync(args: ForwardArgs): Promise<void>;
+}
+
+export declare function scaledDotProductAttention(args: SdpaArgs): void;
+export declare function scaledDotProductAttentionAsync(args: SdpaArgs): Promise<void>;
 
 /** out [M, N] = a [M, K] · b [K, N] (cblas_sgemm, pool threads). */
-export declare function matmul(a: Float32Array, b: Float32Array, out: Float32Array, M: number, N: number, K: number): void;
+export declare function matmul(args: { a: Float32Array; b: Float32Array; out: Float32Array; M: number; N: number; K: number }): void;
 
 export declare function setNumThreads(n: number): void;
 export declare function getNumThreads(): number;
 export declare function blasInfo(): { config: string; coreName: string; cores: number };
+
+/** The limits lib/ validates against (one definition, in C++). */
+export declare const limits: Readonly<{
+  /** Elements of any one array. */
+  maxElements: number;
+  /** BLAS's 32-bit int: every GEMM dimension. */
+  maxBlasInt: number;
+  /** Weights of one layer. */
+  maxParameters: number;
+  /** setNumThreads' upper bound. */
+  maxThreads: number;
+}>;

@@ -2,9 +2,7 @@
 // binding arguments and the tests share. Row-major, contiguous. Naming used everywhere:
 // B batch, H heads, Lq/Lk query/key length, E embedding, Dk/Dv per-head key/value size.
 import { rangeError } from './errors';
-
-/** Largest element count we accept for one tensor (2^40 floats = 4 TiB: beyond any machine). */
-export const MAX_ELEMENTS = 2 ** 40;
+import { MAX_ELEMENTS } from './limits';
 
 /** Element count of `shape`; RangeError when it is beyond MAX_ELEMENTS. */
 export function sizeOf(shape: readonly number[], arg = 'shape'): number {

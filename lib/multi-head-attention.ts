@@ -1,17 +1,24 @@
 // MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
-import { native } from './binding';
-import type { AttentionLayer, WeightIndex } from '../binding';
-import {
-  checkOptionsObject,
-  outputArray,
-  resolveAttentionOptions,
-  type AttentionOptions,
-} from './attention-options';
+import type { ForwardArgs, MultiHeadAttention as NativeLayer } from '../binding';
+import { resolveAttentionOptions, type AttentionOptions } from './attention-options';
 import { runAsync } from './async';
+import { native } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
 import { sizeOf } from './layout';
+import { MAX_BLAS_INT, MAX_PARAMETERS } from './limits';
 import { glorotUniform, mulberry32 } from './random';
-import { checkDim, checkFloat32, checkTensor, expectShape, type Tensor } from './tensor';
+import type { Tensor } from './tensor';
+import {
+  checkBoolean,
+  checkFloat32,
+  checkInteger,
+  checkLayerDim,
+  checkOptionsObject,
+  checkTensor,
+  expectShape,
+  optionKeys,
+  outputArray,
+} from './validate';
 
 export interface MultiHeadAttentionOptions {
   /** E: feature size of the query. */
@@ -36,7 +43,8 @@ export interface MultiHeadAttentionOptions {
   seed?: number;
 }
 
-export type WeightName = 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo';
+export type { WeightName } from '../binding';
+import type { WeightName } from '../binding';
 export const WEIGHT_NAMES: readonly WeightName[] = ['wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo'];
 export type Weights = Partial<Record<WeightName, Tensor>>;
 
@@ -58,29 +66,19 @@ export interface OutputWithWeights {
 
 /** One call's arguments for the binding, and the shapes of what it returns. */
 interface PreparedCall {
-  args: Parameters<AttentionLayer['forward']>;
+  args: ForwardArgs;
   outputShape: number[];
   batched: boolean;
-  B: number;
-  Lq: number;
-  Lk: number;
 }
 
-const WEIGHT_INDEX: Record<WeightName, WeightIndex> = { wq: 0, bq: 1, wk: 2, bk: 3, wv: 4, bv: 5, wo: 6, bo: 7 };
+const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({ mask: true, causal: true, keyLengths: true, out: true });
+const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({ mask: true, causal: true, keyLengths: true, out: true, averageHeads: true });
+const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
+  embedDim: true, numHeads: true, keyDim: true, valueDim: true, kdim: true, vdim: true, outputDim: true, useBias: true, scale: true, seed: true,
+});
 
-const MAX_BLAS_INT = 2 ** 31 - 1;
-/** The native layer's limit (2^40 / 512 floats): larger layers could only end in the OOM killer. */
-const MAX_PARAMETERS = 2 ** 31;
-
-/** A layer size: a positive integer that BLAS's 32-bit int can hold. */
-function layerDim(name: string, value: unknown): number {
-  const d = checkDim(name, value);
-  if (d > MAX_BLAS_INT) throw rangeError(name, `a positive integer of at most ${MAX_BLAS_INT} (BLAS's 32-bit int)`, `${d}`);
-  return d;
-}
-
-function optionalDim(options: Record<string, unknown>, name: string, fallback: number): number {
-  return layerDim(name, options[name] === undefined ? fallback : options[name]);
+function optionalDim(options: Readonly<Record<string, unknown>>, name: string, fallback: number): number {
+  return checkLayerDim(name, options[name] === undefined ? fallback : options[name]);
 }
 
 export class MultiHeadAttention {
@@ -93,14 +91,14 @@ export class MultiHeadAttention {
   readonly outputDim: number;
   readonly useBias: boolean;
   readonly scale: number;
-  readonly #layer: AttentionLayer;
+  readonly #layer: NativeLayer;
   readonly #shapes: Record<WeightName, number[]>;
 
   constructor(options: MultiHeadAttentionOptions) {
-    const o = checkOptionsObject('MultiHeadAttention: options', options);
     if (options === undefined || options === null) throw typeError('MultiHeadAttention: options', 'an options object', options);
-    this.embedDim = layerDim('embedDim', o.embedDim);
-    this.numHeads = layerDim('numHeads', o.numHeads);
+    const o = checkOptionsObject('MultiHeadAttention: options', options, LAYER_OPTIONS);
+    this.embedDim = checkLayerDim('embedDim', o.embedDim);
+    this.numHeads = checkLayerDim('numHeads', o.numHeads);
     if (o.keyDim === undefined && this.embedDim % this.numHeads !== 0) {
       throw rangeError('numHeads', `a divisor of embedDim (${this.embedDim}) when keyDim is not given`, `${this.numHeads}`);
     }
@@ -109,11 +107,9 @@ export class MultiHeadAttention {
     this.kdim = optionalDim(o, 'kdim', this.embedDim);
     this.vdim = optionalDim(o, 'vdim', this.embedDim);
     this.outputDim = optionalDim(o, 'outputDim', this.embedDim);
-    if (o.useBias !== undefined && typeof o.useBias !== 'boolean') throw typeError('useBias', 'a boolean', o.useBias);
-    this.useBias = o.useBias ?? true;
+    this.useBias = checkBoolean('useBias', o.useBias, true);
     this.scale = o.scale === undefined ? 1 / Math.sqrt(this.keyDim) : checkFloat32('scale', o.scale);
-    if (o.seed !== undefined && typeof o.seed !== 'number') throw typeError('seed', 'an integer', o.seed);
-    if (o.seed !== undefined && !Number.isInteger(o.seed)) throw rangeError('seed', 'an integer', String(o.seed));
+    const seed = o.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : checkInteger('seed', o.seed);
     const hk = this.numHeads * this.keyDim;
     const hv = this.numHeads * this.valueDim;
     // The native layer re-checks both; here the message can name the options involved.
@@ -131,13 +127,14 @@ export class MultiHeadAttention {
       wv: [this.vdim, hv], bv: [hv],
       wo: [hv, this.outputDim], bo: [this.outputDim],
     };
-    this.#layer = new native.AttentionLayer(
-      this.embedDim, this.numHeads, this.keyDim, this.valueDim, this.kdim, this.vdim, this.outputDim, this.useBias, this.scale,
-    );
-    const next = mulberry32((o.seed as number | undefined) ?? (Math.random() * 2 ** 32) >>> 0);
+    this.#layer = new native.MultiHeadAttention({
+      embedDim: this.embedDim, numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim,
+      kdim: this.kdim, vdim: this.vdim, outputDim: this.outputDim, useBias: this.useBias, scale: this.scale,
+    });
+    const next = mulberry32(seed);
     for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
       const [rows, cols] = this.#shapes[name] as [number, number];
-      this.#layer.setWeight(WEIGHT_INDEX[name], glorotUniform(rows, cols, next));
+      this.#layer.setWeight({ name, data: glorotUniform(rows, cols, next) });
     }
   }
 
@@ -159,7 +156,7 @@ export class MultiHeadAttention {
     for (const n of this.weightNames) {
       const shape = [...this.#shapes[n]];
       const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      this.#layer.getWeight(WEIGHT_INDEX[n], data);
+      this.#layer.getWeight({ name: n, out: data });
       out[n] = { data, shape };
     }
     return out;
@@ -186,51 +183,48 @@ export class MultiHeadAttention {
       expectShape(`setWeights: ${name}`, shape, this.#shapes[name]);
       entries.push([name, (value as Tensor).data]);
     }
-    for (const [name, data] of entries) this.#layer.setWeight(WEIGHT_INDEX[name], data);
+    for (const [name, data] of entries) this.#layer.setWeight({ name, data });
   }
 
   /** query [B, Lq, E] (or unbatched [Lq, E]); key/value default to query/key. → [B, Lq, outputDim]. */
   forward(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Tensor {
-    const call = this.#prepare(query, key, value, options, null);
-    this.#layer.forward(...call.args);
-    return { data: call.args[13], shape: call.outputShape };
+    const call = this.#prepare(query, key, value, options, false);
+    this.#layer.forward(call.args);
+    return { data: call.args.out, shape: call.outputShape };
   }
 
-  /** forward() computed off the JavaScript thread. */
+  /**
+   * forward() computed off the JavaScript thread. The inputs are read when the call
+   * starts computing; the output is written when the Promise resolves.
+   */
   async forwardAsync(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Promise<Tensor> {
-    const call = this.#prepare(query, key, value, options, null);
-    call.args[15] = true;
-    await runAsync(() => this.#layer.forward(...call.args));
-    return { data: call.args[13], shape: call.outputShape };
+    const call = this.#prepare(query, key, value, options, false);
+    await runAsync(() => this.#layer.forwardAsync(call.args));
+    return { data: call.args.out, shape: call.outputShape };
   }
 
   /** forward() that also returns the attention probabilities. */
   forwardWithWeights(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions): OutputWithWeights {
-    const { call, weights, average } = this.#prepareWithWeights(query, key, value, options);
-    this.#layer.forward(...call.args);
-    return { output: { data: call.args[13], shape: call.outputShape }, weights: this.#finishWeights(call, weights, average) };
+    const call = this.#prepare(query, key, value, options, true);
+    this.#layer.forward(call.args);
+    return this.#withWeights(call, options);
   }
 
   async forwardWithWeightsAsync(
     query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions,
   ): Promise<OutputWithWeights> {
-    const { call, weights, average } = this.#prepareWithWeights(query, key, value, options);
-    call.args[15] = true;
-    await runAsync(() => this.#layer.forward(...call.args));
-    return { output: { data: call.args[13], shape: call.outputShape }, weights: this.#finishWeights(call, weights, average) };
-  }
-
-  #prepareWithWeights(query: Tensor, key: Tensor | null | undefined, value: Tensor | null | undefined, options: WeightsOptions | undefined) {
-    const o = checkOptionsObject('options', options);
-    if (o.averageHeads !== undefined && typeof o.averageHeads !== 'boolean') throw typeError('averageHeads', 'a boolean', o.averageHeads);
     const call = this.#prepare(query, key, value, options, true);
-    return { call, weights: call.args[14] as Float32Array, average: o.averageHeads === true };
+    await runAsync(() => this.#layer.forwardAsync(call.args));
+    return this.#withWeights(call, options);
   }
 
-  #finishWeights(call: PreparedCall, weights: Float32Array, average: boolean): Tensor {
-    const { B, Lq, Lk, batched } = call;
+  #withWeights(call: PreparedCall, options: WeightsOptions | undefined): OutputWithWeights {
+    const { batch: B, queryLength: Lq, keyLength: Lk, out, weightsOut } = call.args;
+    const weights = weightsOut as Float32Array;
     const H = this.numHeads;
-    if (!average) return { data: weights, shape: batched ? [B, H, Lq, Lk] : [H, Lq, Lk] };
+    const output = { data: out, shape: call.outputShape };
+    // averageHeads was validated by #prepare.
+    if (options?.averageHeads !== true) return { output, weights: { data: weights, shape: call.batched ? [B, H, Lq, Lk] : [H, Lq, Lk] } };
     const plane = Lq * Lk;
     const mean = new Float32Array(B * plane);
     for (let b = 0; b < B; b++) {
@@ -241,15 +235,15 @@ export class MultiHeadAttention {
       }
       for (let i = 0; i < plane; i++) dst[i]! /= H;
     }
-    return { data: mean, shape: batched ? [B, Lq, Lk] : [Lq, Lk] };
+    return { output, weights: { data: mean, shape: call.batched ? [B, Lq, Lk] : [Lq, Lk] } };
   }
 
   #prepare(
     query: Tensor,
     key: Tensor | null | undefined,
     value: Tensor | null | undefined,
-    options: ForwardOptions | undefined,
-    withWeights: true | null,
+    options: ForwardOptions | WeightsOptions | undefined,
+    withWeights: boolean,
   ): PreparedCall {
     const qs = checkTensor('query', query, [2, 3]);
     const batched = qs.length === 3;
@@ -266,16 +260,20 @@ export class MultiHeadAttention {
     const vs = v === k ? ks : checkTensor('value', v, [qs.length]);
     expectShape('value', vs, batched ? [B, Lk, this.vdim] : [Lk, this.vdim]);
 
-    const o = checkOptionsObject('options', options);
+    const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
+    if (withWeights) checkBoolean('averageHeads', o.averageHeads, false);
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
     const out = outputArray('out', o.out, B * Lq * this.outputDim, () => [
       ['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
     ]);
     const weightsOut = withWeights ? new Float32Array(sizeOf([B, this.numHeads, Lq, Lk], 'attention weights')) : null;
     return {
-      args: [query.data, k.data, v.data, B, Lq, Lk, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, weightsOut, false],
+      args: {
+        query: query.data, key: k.data, value: v.data, batch: B, queryLength: Lq, keyLength: Lk,
+        mask: r.mask, maskStrides: r.maskStrides, causal: r.causal, keyLengths: r.keyLengths, out, weightsOut,
+      },
       outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim],
-      batched, B, Lq, Lk,
+      batched,
     };
   }
 }

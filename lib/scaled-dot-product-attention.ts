@@ -1,8 +1,10 @@
 // The functional core on already projected heads: softmax(scale · Q·Kᵀ + mask) · V.
-import { native } from './binding';
+import type { SdpaArgs } from '../binding';
+import { resolveAttentionOptions, type AttentionOptions } from './attention-options';
 import { runAsync } from './async';
-import { checkOptionsObject, outputArray, resolveAttentionOptions, type AttentionOptions } from './attention-options';
-import { checkFloat32, checkTensor, expectShape, type Tensor } from './tensor';
+import { native } from './binding';
+import type { Tensor } from './tensor';
+import { checkFloat32, checkOptionsObject, checkTensor, expectShape, optionKeys, outputArray } from './validate';
 
 export interface SdpaOptions extends AttentionOptions {
   /** Softmax scale (default 1/√Dk). */
@@ -11,7 +13,7 @@ export interface SdpaOptions extends AttentionOptions {
   out?: Float32Array;
 }
 
-type SdpaArgs = Parameters<typeof native.scaledDotProductAttention>;
+const SDPA_OPTIONS = optionKeys<SdpaOptions>()({ mask: true, causal: true, keyLengths: true, scale: true, out: true });
 
 function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefined): { args: SdpaArgs; shape: number[] } {
   const qs = checkTensor('q', q, [3, 4]);
@@ -23,14 +25,17 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefin
   const vs = checkTensor('v', v, [qs.length]);
   const Dv = vs[vs.length - 1]!;
   expectShape('v', vs, batched ? [B, H, Lk, 'Dv'] : [H, Lk, 'Dv']);
-  const o = checkOptionsObject('options', options);
+  const o = checkOptionsObject('options', options, SDPA_OPTIONS);
   const scale = o.scale === undefined ? 1 / Math.sqrt(Dk) : checkFloat32('scale', o.scale);
   const r = resolveAttentionOptions(o, B, H, Lq, Lk);
   const out = outputArray('out', o.out, B * H * Lq * Dv, () => [
     ['q', q.data], ['k', k.data], ['v', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
   ]);
   return {
-    args: [q.data, k.data, v.data, B, H, Lq, Lk, Dk, Dv, scale, r.mask, r.sb, r.sh, r.sq, r.sk, r.causal, r.keyLengths, out, null, false],
+    args: {
+      q: q.data, k: k.data, v: v.data, batch: B, heads: H, queryLength: Lq, keyLength: Lk, keyDim: Dk, valueDim: Dv, scale,
+      mask: r.mask, maskStrides: r.maskStrides, causal: r.causal, keyLengths: r.keyLengths, out, weightsOut: null,
+    },
     shape: batched ? [B, H, Lq, Dv] : [H, Lq, Dv],
   };
 }
@@ -38,13 +43,12 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefin
 /** q [B, H, Lq, Dk], k [B, H, Lk, Dk], v [B, H, Lk, Dv] (or without B) → [B, H, Lq, Dv]. */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options?: SdpaOptions): Tensor {
   const { args, shape } = prepare(q, k, v, options);
-  native.scaledDotProductAttention(...args);
-  return { data: args[17], shape };
+  native.scaledDotProductAttention(args);
+  return { data: args.out, shape };
 }
 
 export async function scaledDotProductAttentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: SdpaOptions): Promise<Tensor> {
   const { args, shape } = prepare(q, k, v, options);
-  args[19] = true;
-  await runAsync(() => native.scaledDotProductAttention(...args));
-  return { data: args[17], shape };
+  await runAsync(() => native.scaledDotProductAttentionAsync(args));
+  return { data: args.out, shape };
 }

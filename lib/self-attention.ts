@@ -1,9 +1,9 @@
 // The tutorial's layer: SelfAttention(embedSize, heads) with call(values, keys, query, mask),
 // a thin wrapper over MultiHeadAttention in the tutorial's argument order.
-import { checkOptionsObject } from './attention-options';
 import { rangeError, typeError } from './errors';
 import { MultiHeadAttention, type Weights } from './multi-head-attention';
-import { checkDim, type MaskTensor, type Tensor } from './tensor';
+import type { MaskTensor, Tensor } from './tensor';
+import { checkDim, checkOptionsObject } from './validate';
 
 export interface SelfAttentionOptions {
   seed?: number;
@@ -22,7 +22,7 @@ export class SelfAttention {
     this.heads = checkDim('heads', heads);
     if (embedSize % heads !== 0) throw rangeError('heads', `a divisor of embedSize (${embedSize})`, `${heads}`);
     this.headDim = embedSize / heads;
-    const o = checkOptionsObject('SelfAttention: options', options);
+    const o = checkOptionsObject('SelfAttention: options', options, ['seed', 'useBias']);
     this.attention = new MultiHeadAttention({
       embedDim: embedSize,
       numHeads: heads,

@@ -2,11 +2,13 @@
 // shares its slots, so concurrent calls split the cores instead of oversubscribing them.
 import { native } from './binding';
 import { describe, rangeError, typeError } from './errors';
+import { MAX_THREADS } from './limits';
 
 /** Threads the pool may use at once (default: the cores available to the process). */
 export function setNumThreads(n: number): void {
-  if (typeof n !== 'number') throw typeError('setNumThreads: n', 'an integer in [1, 256]', n);
-  if (!Number.isInteger(n) || n < 1 || n > 256) throw rangeError('setNumThreads: n', 'an integer in [1, 256]', describe(n));
+  const expected = `an integer in [1, ${MAX_THREADS}]`;
+  if (typeof n !== 'number') throw typeError('setNumThreads: n', expected, n);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw rangeError('setNumThreads: n', expected, describe(n));
   native.setNumThreads(n);
 }
 

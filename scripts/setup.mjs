@@ -58,6 +58,6 @@ const installed = path.join(root, 'node_modules', '.package-lock.json');
 if (!fs.existsSync(installed) || fs.statSync(installed).mtimeMs < fs.statSync(lock).mtimeMs) {
   run('npm', ['ci', '--no-audit', '--no-fund'], 'installing npm dependencies and building (npm ci)');
 } else if (!fs.existsSync(path.join(root, 'build', 'Release', 'native_attention.node')) || !fs.existsSync(path.join(root, 'dist', 'index.js'))) {
-  run('npm', ['run', 'build', '--silent'], 'building the addon and the TypeScript');
+  run('npm', ['run', 'compile', '--silent'], 'building the addon and the TypeScript');
 }
 say('ready');

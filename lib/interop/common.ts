@@ -1,9 +1,10 @@
 // Helpers shared by the importers and exporters: looking tensors up by name (with
 // messages that say what was expected and what is there), transposes, and building a
 // MultiHeadAttention from weights in our layout.
-import { formatShape, rangeError, typeError } from '../errors';
+import { rangeError, typeError } from '../errors';
 import { MultiHeadAttention, type MultiHeadAttentionOptions, type Weights } from '../multi-head-attention';
 import type { Tensor } from '../tensor';
+import { checkFloat32, checkOptionsObject, checkTensorShape } from '../validate';
 import { loadSafetensors, type SafetensorsContents } from './safetensors';
 
 /**
@@ -70,17 +71,7 @@ export function take(who: string, dict: TensorDict, name: string, shape: readonl
 }
 
 export function checkFloat(who: string, name: string, t: unknown, shape: readonly (number | string)[]): Tensor {
-  const arg = `${who}: ${name}`;
-  if (typeof t !== 'object' || t === null) throw typeError(arg, 'a tensor { data: Float32Array, shape }', t);
-  const { data, shape: s } = t as { data: unknown; shape: unknown };
-  if (!(data instanceof Float32Array)) throw typeError(`${arg}.data`, 'a Float32Array', data);
-  if (!Array.isArray(s)) throw typeError(`${arg}.shape`, 'an array of integers', s);
-  let ok = s.length === shape.length;
-  for (let i = 0; ok && i < s.length; i++) if (typeof shape[i] === 'number' ? s[i] !== shape[i] : !Number.isInteger(s[i])) ok = false;
-  if (!ok) throw rangeError(`${arg}`, `shape ${formatShape(shape)}`, formatShape(s as number[]));
-  const n = (s as number[]).reduce((a, b) => a * b, 1);
-  if (data.length !== n) throw rangeError(`${arg}.data`, `${n} elements for shape ${formatShape(s as number[])}`, `${data.length}`);
-  return t as Tensor;
+  return checkTensorShape(`${who}: ${name}`, t, shape);
 }
 
 /** [rows, cols] → [cols, rows]. */
@@ -131,21 +122,15 @@ export function checkLayer(who: string, layer: unknown): MultiHeadAttention {
   return layer;
 }
 
-export function pickOverrides(who: string, options: Record<string, unknown>): { scale?: number } {
+export function pickOverrides(who: string, options: Readonly<Record<string, unknown>>): { scale?: number } {
   if (options.scale === undefined) return {};
-  if (typeof options.scale !== 'number') throw typeError(`${who}: scale`, 'a finite number', options.scale);
-  return { scale: options.scale };
+  return { scale: checkFloat32(`${who}: scale`, options.scale) };
 }
 
-export function checkOptions(who: string, options: unknown, required: boolean): Record<string, unknown> {
-  if (options === undefined || options === null) {
-    if (required) throw typeError(`${who}: options`, 'an options object', options);
-    return {};
-  }
-  if (typeof options !== 'object' || Array.isArray(options) || ArrayBuffer.isView(options)) {
-    throw typeError(`${who}: options`, 'an options object', options);
-  }
-  return options as Record<string, unknown>;
+/** An importer's options object; its keys must be among `allowed` (see optionKeys). */
+export function checkOptions(who: string, options: unknown, required: boolean, allowed: readonly string[]): Readonly<Record<string, unknown>> {
+  if (required && (options === undefined || options === null)) throw typeError(`${who}: options`, 'an options object', options);
+  return checkOptionsObject(`${who}: options`, options, allowed);
 }
 
 export function checkHeads(who: string, value: unknown): number {

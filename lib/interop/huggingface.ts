@@ -29,6 +29,7 @@ import {
   type LayerOverrides,
   type TensorSource,
 } from './common';
+import { optionKeys } from '../validate';
 
 export type HuggingFaceStyle = 'bert' | 'bart' | 'llama';
 
@@ -55,7 +56,7 @@ const FROM = 'fromHuggingFace';
 
 /** Builds a MultiHeadAttention from a Hugging Face attention block's linears. */
 export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOptions): MultiHeadAttention {
-  const o = checkOptions(FROM, options, true);
+  const o = checkOptions(FROM, options, true, optionKeys<FromHuggingFaceOptions>()({ numHeads: true, prefix: true, numKeyValueHeads: true, scale: true }));
   const H = checkHeads(FROM, o.numHeads);
   const prefix = checkPrefix(FROM, o.prefix);
   const dict = toDict(FROM, source);
@@ -164,7 +165,7 @@ const TO = 'toHuggingFace';
 /** The layer's weights as a Hugging Face block's linears ([out, in] weights, biases when useBias). */
 export function toHuggingFace(layer: MultiHeadAttention, options: ToHuggingFaceOptions): Record<string, Tensor> {
   const l = checkLayer(TO, layer);
-  const o = checkOptions(TO, options, true);
+  const o = checkOptions(TO, options, true, optionKeys<ToHuggingFaceOptions>()({ style: true, prefix: true }));
   if (o.style === undefined || typeof o.style !== 'string') throw typeError(`${TO}: style`, '"bert", "bart" or "llama"', o.style);
   const names = HF_LINEAR_NAMES[o.style as HuggingFaceStyle];
   if (!names || !Object.prototype.hasOwnProperty.call(HF_LINEAR_NAMES, o.style)) {

@@ -25,6 +25,7 @@ import {
   type TensorDict,
   type TensorSource,
 } from './common';
+import { optionKeys } from '../validate';
 
 const OUTPUT_NAMES = ['attention_output', 'attentionOutput'] as const;
 
@@ -59,7 +60,7 @@ function prefixesOf(dict: TensorDict): string[] {
 
 /** Builds a MultiHeadAttention from Keras MultiHeadAttention weights (e.g. loadTfjsWeights()). */
 export function fromKeras(source: TensorSource, options: FromKerasOptions = {}): MultiHeadAttention {
-  const o = checkOptions(FROM, options, false);
+  const o = checkOptions(FROM, options, false, optionKeys<FromKerasOptions>()({ prefix: true, scale: true }));
   const dict = toDict(FROM, source);
   let prefix: string;
   if (o.prefix === undefined || o.prefix === null) {
@@ -129,7 +130,7 @@ const TO = 'toKeras';
 /** The layer's weights under Keras MultiHeadAttention names and shapes. */
 export function toKeras(layer: MultiHeadAttention, options: ToKerasOptions = {}): Record<string, Tensor> {
   const l = checkLayer(TO, layer);
-  const o = checkOptions(TO, options, false);
+  const o = checkOptions(TO, options, false, optionKeys<ToKerasOptions>()({ prefix: true, outputName: true }));
   let prefix = o.prefix === undefined ? 'multi_head_attention/' : checkPrefix(TO, o.prefix);
   if (prefix !== '' && !prefix.endsWith('/')) prefix += '/';
   const outName = o.outputName ?? 'attention_output';

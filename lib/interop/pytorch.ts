@@ -30,6 +30,7 @@ import {
   type LayerOverrides,
   type TensorSource,
 } from './common';
+import { optionKeys } from '../validate';
 
 export interface FromPyTorchOptions extends LayerOverrides {
   /** H: it cannot be inferred from the weights. */
@@ -42,7 +43,7 @@ const FROM = 'fromPyTorch';
 
 /** Builds a MultiHeadAttention from an nn.MultiheadAttention state dict. */
 export function fromPyTorch(source: TensorSource, options: FromPyTorchOptions): MultiHeadAttention {
-  const o = checkOptions(FROM, options, true);
+  const o = checkOptions(FROM, options, true, optionKeys<FromPyTorchOptions>()({ numHeads: true, prefix: true, scale: true }));
   const numHeads = checkHeads(FROM, o.numHeads);
   const prefix = checkPrefix(FROM, o.prefix);
   const dict = toDict(FROM, source);
@@ -112,7 +113,7 @@ const TO = 'toPyTorch';
  */
 export function toPyTorch(layer: MultiHeadAttention, options: ToPyTorchOptions = {}): Record<string, Tensor> {
   const l = checkLayer(TO, layer);
-  const o = checkOptions(TO, options, false);
+  const o = checkOptions(TO, options, false, optionKeys<ToPyTorchOptions>()({ prefix: true }));
   const prefix = checkPrefix(TO, o.prefix);
   const E = l.embedDim;
   const headDim = E / l.numHeads;
@@ -192,7 +193,7 @@ export interface TorchAttnMaskOptions {
 export function fromTorchAttnMask(mask: TorchMask, options: TorchAttnMaskOptions = {}): MaskTensor {
   const arg = 'fromTorchAttnMask: mask';
   const m = checkMask(arg, mask, [2, 3]);
-  const o = checkOptions('fromTorchAttnMask', options, false);
+  const o = checkOptions('fromTorchAttnMask', options, false, optionKeys<TorchAttnMaskOptions>()({ numHeads: true }));
   let shape = m.shape;
   if (shape.length === 3) {
     if (o.numHeads === undefined) {
@@ -224,7 +225,7 @@ export type KeyPaddingOptions = { mask: MaskTensor; keyLengths?: undefined } | {
 export function fromTorchKeyPaddingMask(mask: TorchMask, options: TorchKeyPaddingMaskOptions = {}): KeyPaddingOptions {
   const who = 'fromTorchKeyPaddingMask';
   const m = checkMask(`${who}: mask`, mask, [2]);
-  const o = checkOptions(who, options, false);
+  const o = checkOptions(who, options, false, optionKeys<TorchKeyPaddingMaskOptions>()({ form: true }));
   const form = o.form ?? 'auto';
   if (form !== 'auto' && form !== 'mask' && form !== 'keyLengths') throw rangeError(`${who}: form`, '"auto", "mask" or "keyLengths"', JSON.stringify(form));
   const [B, S] = m.shape as [number, number];
@@ -267,7 +268,7 @@ export interface TorchMasksOptions {
  */
 export function fromTorchMasks(options: TorchMasksOptions): AttentionOptions {
   const who = 'fromTorchMasks';
-  const o = checkOptions(who, options, true);
+  const o = checkOptions(who, options, true, optionKeys<TorchMasksOptions>()({ attnMask: true, keyPaddingMask: true, numHeads: true }));
   const attn = o.attnMask == null ? null : fromTorchAttnMask(o.attnMask as TorchMask, { numHeads: o.numHeads as number | undefined });
   if (o.keyPaddingMask == null) return attn ? { mask: attn } : {};
   const kpm = fromTorchKeyPaddingMask(o.keyPaddingMask as TorchMask);

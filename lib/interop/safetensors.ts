@@ -14,6 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { describe, rangeError, typeError } from '../errors';
+import { checkOptionsObject, optionKeys } from '../validate';
 import type { Tensor } from '../tensor';
 import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat16 } from './float16';
 
@@ -201,6 +202,7 @@ export function loadSafetensors(
   options: LoadSafetensorsOptions = {},
 ): SafetensorsContents {
   if (!isPlainObject(options)) throw typeError(`${WHO}: options`, 'an options object', options);
+  checkOptionsObject(`${WHO}: options`, options, optionKeys<LoadSafetensorsOptions>()({ filter: true, skipUnsupported: true, copy: true }));
   if (options.filter !== undefined && typeof options.filter !== 'function') throw typeError(`${WHO}: filter`, 'a function', options.filter);
   const bytes = toBytes(`${WHO}: source`, source);
   const header = parseHeader(bytes);
@@ -291,6 +293,7 @@ export function saveSafetensors(
   if (!isPlainObject(tensors) || ArrayBuffer.isView(tensors)) throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
   if (path !== undefined && path !== null && typeof path !== 'string') throw typeError(`${SAVE}: path`, 'a file path string', path);
   if (!isPlainObject(options)) throw typeError(`${SAVE}: options`, 'an options object', options);
+  checkOptionsObject(`${SAVE}: options`, options, optionKeys<SaveSafetensorsOptions>()({ dtype: true }));
   const defaultFloat: unknown = options.dtype ?? 'F32';
   if (typeof defaultFloat !== 'string' || !['F32', 'F16', 'BF16'].includes(defaultFloat)) throw rangeError(`${SAVE}: options.dtype`, '"F32", "F16" or "BF16"', describe(defaultFloat));
 

@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, formatShape, rangeError, typeError } from '../errors';
+import { checkOptionsObject, optionKeys } from '../validate';
 import type { MultiHeadAttention } from '../multi-head-attention';
 import type { Tensor } from '../tensor';
 import { float16ToFloat32 } from './float16';
@@ -51,6 +52,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function loadTfjsWeights(modelJsonPath: string, options: LoadTfjsWeightsOptions = {}): Record<string, Tensor> {
   if (typeof modelJsonPath !== 'string') throw typeError(`${LOAD}: modelJsonPath`, 'a path to model.json', modelJsonPath);
   if (!isObject(options)) throw typeError(`${LOAD}: options`, 'an options object', options);
+  checkOptionsObject(`${LOAD}: options`, options, optionKeys<LoadTfjsWeightsOptions>()({ skipUnsupported: true }));
   let json: unknown;
   try {
     json = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8'));
@@ -177,6 +179,7 @@ export function saveTfjsWeights(tensors: Record<string, Tensor>, dir: string, op
   if (!isObject(tensors)) throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
   if (typeof dir !== 'string') throw typeError(`${SAVE}: dir`, 'a directory path', dir);
   if (!isObject(options)) throw typeError(`${SAVE}: options`, 'an options object', options);
+  checkOptionsObject(`${SAVE}: options`, options, optionKeys<SaveTfjsWeightsOptions>()({ modelJsonName: true, shardBytes: true, modelTopology: true, format: true }));
   const shardBytes = options.shardBytes ?? 4 * 1024 * 1024;
   if (typeof shardBytes !== 'number' || !Number.isSafeInteger(shardBytes) || shardBytes < 1) {
     throw rangeError(`${SAVE}: shardBytes`, 'a positive integer', describe(shardBytes));
@@ -257,6 +260,7 @@ export function fromTfjs(t: TfjsTensorLike, options: FromTfjsOptions = {}): Tens
   if (typeof t !== 'object' || t === null || typeof (t as { dataSync?: unknown }).dataSync !== 'function' || !Array.isArray(t.shape)) {
     throw typeError('fromTfjs: tensor', 'a tf.Tensor (an object with shape and dataSync())', t);
   }
+  checkOptionsObject('fromTfjs: options', options, optionKeys<FromTfjsOptions>()({ copy: true }));
   if (t.dtype !== undefined && t.dtype !== 'float32') throw typeError('fromTfjs: tensor.dtype', '"float32" (use t.toFloat() / tf.cast first)', t.dtype);
   const data = t.dataSync();
   if (!(data instanceof Float32Array)) throw typeError('fromTfjs: tensor.dataSync()', 'a Float32Array', data);

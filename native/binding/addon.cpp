@@ -8,14 +8,32 @@
 #include "compute_pool.h"
 #include "entry_points.h"
 #include "gemm.h"
+#include "mha.h"
 
 namespace na::binding {
 
 namespace {
 
+// setNumThreads(n): the one entry point with a single positional argument.
 Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
-  ComputePool::instance().set_num_threads(int(integer(info, 0, "n", 1, 256)));
-  return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  const std::string expected = "setNumThreads: n: expected an integer in [1, " + std::to_string(kMaxThreads) + "]";
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_type(env, expected);
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= kMaxThreads && n == double(int(n)))) throw_range(env, expected);
+  ComputePool::instance().set_num_threads(int(n));
+  return env.Undefined();
+}
+
+// The limits lib/ validates against, so that each has one definition (here, in C++).
+Napi::Object limits(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("maxElements", Napi::Number::New(env, double(kMaxElements)));
+  o.Set("maxBlasInt", Napi::Number::New(env, double(kBlasIntMax)));
+  o.Set("maxParameters", Napi::Number::New(env, double(kMaxParameters)));
+  o.Set("maxThreads", Napi::Number::New(env, kMaxThreads));
+  o.Freeze();
+  return o;
 }
 
 Napi::Value get_num_threads(const Napi::CallbackInfo& info) {
@@ -36,12 +54,15 @@ Napi::Value blas_info(const Napi::CallbackInfo& info) {
 Napi::Object init(Napi::Env env, Napi::Object exports) {
   static const bool blas_ready = (blas_init(), true);  // once per process, not per environment
   (void)blas_ready;
-  exports.Set("AttentionLayer", define_attention_layer(env));
+  exports.Set("MultiHeadAttention", define_multi_head_attention(env));
   exports.Set("scaledDotProductAttention", Napi::Function::New<scaled_dot_product_attention>(env, "scaledDotProductAttention"));
+  exports.Set("scaledDotProductAttentionAsync",
+              Napi::Function::New<scaled_dot_product_attention_async>(env, "scaledDotProductAttentionAsync"));
   exports.Set("matmul", Napi::Function::New<matmul>(env, "matmul"));
   exports.Set("setNumThreads", Napi::Function::New<set_num_threads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New<get_num_threads>(env, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New<blas_info>(env, "blasInfo"));
+  exports.Set("limits", limits(env));
   return exports;
 }
 

@@ -1,7 +1,13 @@
-// Argument unpacking for the binding. lib/ validates everything first and writes the
-// messages users normally see; these checks exist because the raw binding is reachable
-// too, so they re-check whatever native code will read or write. A failed check throws a
-// JS TypeError/RangeError (never aborts): better-sqlite3's REQUIRE_* style.
+// Argument unpacking for the binding. Every entry point takes one arguments object whose
+// properties are read by name (binding.d.ts types each object): adding an option means
+// one new property here and one in lib/, never a renumbering. lib/ validates everything
+// first and writes the messages users normally see; these checks exist because the raw
+// binding is reachable too, so they re-check whatever native code will read or write. A
+// failed check throws a JS TypeError/RangeError (never aborts): better-sqlite3's
+// REQUIRE_* style.
+//
+// Cost: a named read is one napi_get_named_property (an internalised-string lookup);
+// measured in bench/NOTES.md against the old positional arguments.
 #pragma once
 #include <napi.h>
 
@@ -21,6 +27,8 @@ struct ArrayArg {
   T* data = nullptr;
   int64_t length = 0;
   Napi::Value value;  // the JS typed array, to keep alive during async work
+
+  int64_t bytes() const { return length * int64_t(sizeof(T)); }
 };
 
 template <typename T> constexpr napi_typedarray_type typed_array_kind();
@@ -32,74 +40,98 @@ template <> constexpr const char* typed_array_name<float>() { return "Float32Arr
 template <> constexpr const char* typed_array_name<uint8_t>() { return "Uint8Array"; }
 template <> constexpr const char* typed_array_name<int32_t>() { return "Int32Array"; }
 
-// A typed array of T with exactly `expected` elements (-1: any length).
-// With `nullable`, undefined/null give an empty ArrayArg.
-template <typename T>
-ArrayArg<T> typed_array(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t expected,
-                        bool nullable = false) {
-  Napi::Env env = info.Env();
-  Napi::Value v = info[i];
-  ArrayArg<T> a;
-  if (nullable && (v.IsUndefined() || v.IsNull())) return a;
-  // One napi_get_typedarray_info call: type, length and the (already offset) data.
-  napi_typedarray_type kind;
-  size_t length = 0;
-  void* data = nullptr;
-  napi_value buffer;
-  size_t byte_offset = 0;
-  if (!v.IsTypedArray() ||
-      napi_get_typedarray_info(env, v, &kind, &length, &data, &buffer, &byte_offset) != napi_ok ||
-      kind != typed_array_kind<T>())
-    throw_type(env, std::string(name) + ": expected a " + typed_array_name<T>());
-  bool detached = false;
-  if (napi_is_detached_arraybuffer(env, buffer, &detached) == napi_ok && detached)
-    throw_type(env, std::string(name) + ": its ArrayBuffer is detached");
-  a.length = int64_t(length);
-  a.data = static_cast<T*>(data);
-  a.value = v;
-  if (expected >= 0 && a.length != expected)
-    throw_range(env, std::string(name) + ": expected " + std::to_string(expected) + " elements, got " +
-                         std::to_string(a.length));
-  if (a.length > 0 && !a.data) throw_type(env, std::string(name) + ": has no backing memory");
-  return a;
-}
-
-// An integral Number in [lo, hi].
-inline int64_t integer(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t lo, int64_t hi) {
-  Napi::Env env = info.Env();
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) throw_type(env, std::string(name) + ": expected a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || d != std::floor(d) || d < double(lo) || d > double(hi))
-    throw_range(env, std::string(name) + ": expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
-                         "], got " + v.ToString().Utf8Value());
-  return int64_t(d);
-}
-
-inline float finite_float(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  Napi::Value v = info[i];
-  if (!v.IsNumber()) throw_type(info.Env(), std::string(name) + ": expected a number");
-  const double d = v.As<Napi::Number>().DoubleValue();
-  // Finite as a float32 too: 1e39 would become +inf once cast.
-  if (!std::isfinite(d) || std::fabs(d) > 3.4028234663852886e38)
-    throw_range(info.Env(), std::string(name) + ": expected a finite float32 number");
-  return float(d);
-}
-
-inline bool boolean(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (!info[i].IsBoolean()) throw_type(info.Env(), std::string(name) + ": expected a boolean");
-  return info[i].As<Napi::Boolean>().Value();
-}
-
-// The largest dimension product the binding accepts for any one array: beyond this,
-// a request is refused before any memory is allocated or touched.
+// The largest dimension product the binding accepts for any one array: beyond this, a
+// request is refused before any memory is allocated or touched. Exported to lib/ as
+// limits.maxElements.
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 
-inline int64_t product_or_throw(Napi::Env env, std::initializer_list<int64_t> f, const char* what) {
-  const int64_t p = checked_product(f);
-  if (p < 0 || p > kMaxElements) throw_range(env, std::string(what) + ": size too large");
-  return p;
-}
+// Named reads from the arguments object of one call. `what` prefixes every message
+// (e.g. "forward: query: expected a Float32Array").
+class Args {
+ public:
+  Args(const Napi::CallbackInfo& info, const char* what) : env_(info.Env()), what_(what) {
+    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
+      throw_type(env_, std::string(what) + ": expected an arguments object");
+    obj_ = info[0].As<Napi::Object>();
+  }
+
+  Napi::Env env() const { return env_; }
+  Napi::Value get(const char* key) const { return obj_.Get(key); }
+
+  [[noreturn]] void type_error(const char* key, const std::string& msg) const { throw_type(env_, name(key) + msg); }
+  [[noreturn]] void range_error(const char* key, const std::string& msg) const { throw_range(env_, name(key) + msg); }
+
+  // An integral Number in [lo, hi].
+  int64_t integer(const char* key, int64_t lo, int64_t hi) const { return integer_value(key, get(key), lo, hi); }
+  int64_t integer_value(const char* key, Napi::Value v, int64_t lo, int64_t hi) const {
+    if (!v.IsNumber()) type_error(key, "expected a number");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || d != std::floor(d) || d < double(lo) || d > double(hi))
+      range_error(key, "expected an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
+                           v.ToString().Utf8Value());
+    return int64_t(d);
+  }
+
+  float finite_float(const char* key) const {
+    Napi::Value v = get(key);
+    if (!v.IsNumber()) type_error(key, "expected a number");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    // Finite as a float32 too: 1e39 would become +inf once cast.
+    if (!std::isfinite(d) || std::fabs(d) > 3.4028234663852886e38) range_error(key, "expected a finite float32 number");
+    return float(d);
+  }
+
+  bool boolean(const char* key) const {
+    Napi::Value v = get(key);
+    if (!v.IsBoolean()) type_error(key, "expected a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  // A typed array of T with exactly `expected` elements (-1: any length). With
+  // `nullable`, undefined/null give an empty ArrayArg.
+  template <typename T>
+  ArrayArg<T> typed_array(const char* key, int64_t expected, bool nullable = false) const {
+    return typed_array_value<T>(key, get(key), expected, nullable);
+  }
+  template <typename T>
+  ArrayArg<T> typed_array_value(const char* key, Napi::Value v, int64_t expected, bool nullable = false) const {
+    ArrayArg<T> a;
+    if (nullable && (v.IsUndefined() || v.IsNull())) return a;
+    // One napi_get_typedarray_info call: type, length and the (already offset) data.
+    napi_typedarray_type kind;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t byte_offset = 0;
+    if (!v.IsTypedArray() || napi_get_typedarray_info(env_, v, &kind, &length, &data, &buffer, &byte_offset) != napi_ok ||
+        kind != typed_array_kind<T>())
+      type_error(key, std::string("expected a ") + typed_array_name<T>());
+    bool detached = false;
+    if (napi_is_detached_arraybuffer(env_, buffer, &detached) == napi_ok && detached)
+      type_error(key, "its ArrayBuffer is detached");
+    a.length = int64_t(length);
+    a.data = static_cast<T*>(data);
+    a.value = v;
+    if (expected >= 0 && a.length != expected)
+      range_error(key, "expected " + std::to_string(expected) + " elements, got " + std::to_string(a.length));
+    if (a.length > 0 && !a.data) type_error(key, "has no backing memory");
+    return a;
+  }
+
+  // The element count of an array of these dimensions, refused beyond kMaxElements.
+  int64_t elements(const char* key, std::initializer_list<int64_t> dims) const {
+    const int64_t p = checked_product(dims);
+    if (p < 0 || p > kMaxElements) range_error(key, "size too large");
+    return p;
+  }
+
+ private:
+  std::string name(const char* key) const { return std::string(what_) + ": " + key + ": "; }
+
+  Napi::Env env_;
+  const char* what_;
+  Napi::Object obj_;
+};
 
 // An output must not share memory with an input: compared by address, so views of one
 // SharedArrayBuffer reached through different JS objects are caught too.

@@ -1,78 +1,116 @@
-// Unpacking of the options shared by the layer's forward and scaledDotProductAttention:
-// mask + broadcast strides, causal, key lengths, weights output.
+// The arguments every attention entry point shares (the layer's forward and
+// scaledDotProductAttention): mask + broadcast strides, causal, key lengths and the two
+// outputs, read by name; and what an async call does with them (copies and owned outputs).
 #pragma once
+#include <string>
+
 #include "args.h"
 #include "attention.h"
+#include "compute_worker.h"
 
 namespace na::binding {
 
-// Arguments i..i+4: mask (Uint8Array | Float32Array | null), then its element strides
-// over (batch, head, query, key). Every element the strides can reach must lie inside
-// the mask.
-// *bytes receives the mask's size in bytes (for async calls, which copy it).
-inline MaskSpec mask_arg(const Napi::CallbackInfo& info, size_t i, const AttentionShape& s, size_t* bytes) {
+// The JS-side view of the shared arguments: kernel parameters plus the arrays behind them.
+struct AttentionArgs {
+  AttentionParams params;  // the caller sets params.scale
+  size_t mask_bytes = 0;
+  int64_t batch = 0;
+  ArrayArg<float> out, weights_out;
+};
+
+namespace detail {
+
+// mask (Uint8Array | Float32Array | null) and maskStrides: element strides over (batch,
+// head, query, key). Every element the strides can reach must lie inside the mask.
+inline MaskSpec read_mask(const Args& a, const AttentionShape& s, size_t* bytes) {
   MaskSpec m;
-  Napi::Env env = info.Env();
-  Napi::Value v = info[i];
+  Napi::Value v = a.get("mask");
   if (v.IsUndefined() || v.IsNull()) return m;
   int64_t length;
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
-    auto a = typed_array<uint8_t>(info, i, "mask", -1);
+    auto arr = a.typed_array_value<uint8_t>("mask", v, -1);
     m.kind = MaskKind::Bool;
-    m.data = a.data;
-    length = a.length;
+    m.data = arr.data;
+    length = arr.length;
+    *bytes = size_t(arr.bytes());
   } else if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
-    auto a = typed_array<float>(info, i, "mask", -1);
+    auto arr = a.typed_array_value<float>("mask", v, -1);
     m.kind = MaskKind::Additive;
-    m.data = a.data;
-    length = a.length;
+    m.data = arr.data;
+    length = arr.length;
+    *bytes = size_t(arr.bytes());
   } else {
-    throw_type(env, "mask: expected a Uint8Array, a Float32Array or null");
+    a.type_error("mask", "expected a Uint8Array, a Float32Array or null");
   }
-  *bytes = size_t(length) * (m.kind == MaskKind::Bool ? 1 : sizeof(float));
+  Napi::Value sv = a.get("maskStrides");
+  if (!sv.IsArray() || sv.As<Napi::Array>().Length() != 4)
+    a.type_error("maskStrides", "expected an array of 4 element strides (batch, head, query, key)");
+  const Napi::Array strides_js = sv.As<Napi::Array>();
   const int64_t max_stride = int64_t(1) << 53;
-  m.batch_stride = integer(info, i + 1, "mask stride (batch)", 0, max_stride);
-  m.head_stride = integer(info, i + 2, "mask stride (head)", 0, max_stride);
-  m.query_stride = integer(info, i + 3, "mask stride (query)", 0, max_stride);
-  m.key_stride = integer(info, i + 4, "mask stride (key)", 0, max_stride);
+  int64_t strides[4];
+  for (uint32_t i = 0; i < 4; ++i) strides[i] = a.integer_value("maskStrides", strides_js.Get(i), 0, max_stride);
+  m.batch_stride = strides[0];
+  m.head_stride = strides[1];
+  m.query_stride = strides[2];
+  m.key_stride = strides[3];
   // Largest offset reachable: sum over axes of (extent - 1) · stride.
   int64_t last = 0;
   const int64_t extents[4] = {s.B, s.H, s.Lq, s.Lk};
-  const int64_t strides[4] = {m.batch_stride, m.head_stride, m.query_stride, m.key_stride};
-  for (int a = 0; a < 4; ++a) {
+  for (int axis = 0; axis < 4; ++axis) {
     int64_t term;
-    if (!checked_mul(extents[a] - 1, strides[a], &term) || !checked_add(last, term, &last))
-      throw_range(env, "mask: strides reach beyond any array");
+    if (!checked_mul(extents[axis] - 1, strides[axis], &term) || !checked_add(last, term, &last))
+      a.range_error("mask", "strides reach beyond any array");
   }
   if (length == 0 || last >= length)
-    throw_range(env, "mask: strides reach element " + std::to_string(last) + " of a mask of " +
-                         std::to_string(length) + " elements");
+    a.range_error("mask", "strides reach element " + std::to_string(last) + " of a mask of " + std::to_string(length) +
+                              " elements");
   return m;
 }
 
 // Int32Array [B] of key lengths, each in [0, Lk], or null.
-inline const int32_t* key_lengths_arg(const Napi::CallbackInfo& info, size_t i, int64_t B, int64_t Lk) {
-  auto a = typed_array<int32_t>(info, i, "keyLengths", B, true);
-  if (!a.data) return nullptr;
-  for (int64_t b = 0; b < B; ++b)
-    if (a.data[b] < 0 || a.data[b] > Lk)
-      throw_range(info.Env(), "keyLengths[" + std::to_string(b) + "]: expected an integer in [0, " +
-                                  std::to_string(Lk) + "], got " + std::to_string(a.data[b]));
-  return a.data;
+inline const int32_t* read_key_lengths(const Args& a, int64_t B, int64_t Lk) {
+  auto arr = a.typed_array<int32_t>("keyLengths", B, true);
+  for (int64_t b = 0; b < arr.length; ++b)
+    if (arr.data[b] < 0 || arr.data[b] > Lk)
+      a.range_error("keyLengths", "entry " + std::to_string(b) + ": expected an integer in [0, " + std::to_string(Lk) +
+                                      "], got " + std::to_string(arr.data[b]));
+  return arr.data;
 }
 
-// out and weightsOut (either may be absent) share no memory with the three inputs, the
-// mask, keyLengths or each other.
-inline void require_outputs_disjoint(Napi::Env env, const ArrayArg<float>& out, const ArrayArg<float>& wout,
-                                     std::initializer_list<Region> inputs, const MaskSpec& mask, size_t mask_bytes,
-                                     const int32_t* key_lengths, int64_t B) {
-  const Region o{"out", out.data, out.length * 4}, w{"weightsOut", wout.data, wout.length * 4};
-  const Region m{"mask", mask.data, int64_t(mask_bytes)}, kl{"keyLengths", key_lengths, key_lengths ? B * 4 : 0};
+}  // namespace detail
+
+// Reads mask, maskStrides, causal, keyLengths, out ([out_elements]) and weightsOut
+// ([B, H, Lq, Lk] or null), and checks that the outputs share no memory with `inputs`,
+// the mask, keyLengths or each other.
+inline AttentionArgs read_attention_args(const Args& a, const AttentionShape& s, int64_t out_elements,
+                                         std::initializer_list<Region> inputs) {
+  AttentionArgs r;
+  r.batch = s.B;
+  r.params.mask = detail::read_mask(a, s, &r.mask_bytes);
+  r.params.causal = a.boolean("causal");
+  r.params.key_lengths = detail::read_key_lengths(a, s.B, s.Lk);
+  r.out = a.typed_array<float>("out", out_elements);
+  r.weights_out = a.typed_array<float>("weightsOut", a.elements("weightsOut", {s.B, s.H, s.Lq, s.Lk}), true);
+  r.params.weights = r.weights_out.data;
+
+  const Region o{"out", r.out.data, r.out.bytes()}, w{"weightsOut", r.weights_out.data, r.weights_out.bytes()};
+  const Region m{"mask", r.params.mask.data, int64_t(r.mask_bytes)};
+  const Region kl{"keyLengths", r.params.key_lengths, r.params.key_lengths ? s.B * 4 : 0};
   for (const Region& dst : {o, w}) {
-    require_disjoint(env, dst, inputs);
-    require_disjoint(env, dst, {m, kl});
+    require_disjoint(a.env(), dst, inputs);
+    require_disjoint(a.env(), dst, {m, kl});
   }
-  require_disjoint(env, w, {o});
+  require_disjoint(a.env(), w, {o});
+  return r;
+}
+
+// For an async call: the mask and key lengths become copies, the outputs owned memory
+// that OnOK copies into the JS arrays. Returns the owned `out`.
+inline float* own_attention_args(const AttentionArgs& a, AttentionParams* p, AsyncBuffers& buffers) {
+  p->mask.data = buffers.input(a.params.mask.data, a.mask_bytes);
+  p->key_lengths = buffers.input(a.params.key_lengths, size_t(a.batch));
+  p->weights = a.weights_out.data ? buffers.output(a.weights_out.value, "weightsOut", size_t(a.weights_out.length)) : nullptr;
+  return buffers.output(a.out.value, "out", size_t(a.out.length));
 }
 
 }  // namespace na::binding

@@ -1,6 +1,7 @@
 // Runs a kernel call off the JS thread (node-addon-api AsyncWorker on libuv's pool) and
-// settles a Promise. Everything Execute() touches is owned by the worker: scalars were
-// copied into `work`, and the arrays' contents into an AsyncBuffers on the main thread,
+// settles a Promise. Everything Execute() touches is owned by the worker: the call's
+// plain-data description (sizes, kernel parameters) is copied into its closure, and the
+// arrays' contents into an AsyncBuffers on the main thread,
 // because JavaScript may detach, transfer or shrink an ArrayBuffer while the call runs (a
 // reference keeps the typed array alive, not its memory). Outputs are computed into owned
 // memory and copied into the caller's arrays in OnOK, on the main thread, after checking
@@ -15,7 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "args.h"
 #include "common.h"
+#include "compute_pool.h"
 #include "workspace.h"
 
 namespace na::binding {
@@ -110,6 +113,8 @@ class ComputeWorker : public Napi::AsyncWorker {
       if (s != Status::Ok) SetError(status_message(s));
     } catch (const std::bad_alloc&) {
       SetError(status_message(Status::OutOfMemory));
+    } catch (const std::exception& e) {
+      SetError(e.what());  // e.g. std::system_error when a pool thread cannot start
     }
   }
   void OnOK() override {
@@ -128,5 +133,32 @@ class ComputeWorker : public Napi::AsyncWorker {
   std::unique_ptr<AsyncBuffers> buffers_;
   Napi::Promise::Deferred deferred_;
 };
+
+// The one path of every compute entry point, sync or async. `call` is plain data
+// (pointers, sizes, kernel parameters) with `int64_t macs` and
+// `Status operator()(const Lease&) const`. Sync: runs it now on a lease sized by its work.
+// Async: `own(call, buffers)` first points the call at copies of its inputs and at owned
+// outputs (JS may detach or resize the originals meanwhile), then a worker runs it.
+template <typename Call, typename Own>
+Napi::Value run_call(Napi::Env env, Call call, bool async, Own own) {
+  if (!async) {
+    Lease lease = ComputePool::instance().lease_for(call.macs);
+    throw_status(env, call(lease));
+    return env.Undefined();
+  }
+  auto buffers = std::make_unique<AsyncBuffers>();
+  try {
+    own(call, *buffers);
+    return ComputeWorker::start(
+        env,
+        [call]() {
+          Lease lease = ComputePool::instance().lease_for(call.macs);
+          return call(lease);
+        },
+        std::move(buffers));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, status_message(Status::OutOfMemory));
+  }
+}
 
 }  // namespace na::binding

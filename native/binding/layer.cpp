@@ -1,151 +1,149 @@
-// AttentionLayer: the native half of MultiHeadAttention. Owns a copy of the weights
-// (so JS cannot change them under a running call) and runs the forward pass.
+// MultiHeadAttention: the native half of lib/'s class of the same name. Owns a copy of
+// the weights (so JS cannot change them under a running call) and runs the forward pass.
 #include <memory>
 
 #include "attention_args.h"
 #include "compute_worker.h"
 #include "entry_points.h"
 #include "mha.h"
-#include "threads.h"
 
 namespace na::binding {
 
 namespace {
 
-class AttentionLayer : public Napi::ObjectWrap<AttentionLayer> {
+// One forward call as plain data: safe to copy into an async worker.
+struct ForwardCall {
+  std::shared_ptr<const MhaWeights> weights;
+  MhaInputs in;
+  AttentionParams params;
+  float* out;
+  int64_t macs;
+  Status operator()(const Lease& lease) const { return mha_forward(lease, *weights, in, params, out); }
+};
+
+class MultiHeadAttention : public Napi::ObjectWrap<MultiHeadAttention> {
  public:
-  explicit AttentionLayer(const Napi::CallbackInfo& info);
+  explicit MultiHeadAttention(const Napi::CallbackInfo& info);
 
   Napi::Value SetWeight(const Napi::CallbackInfo& info);
   Napi::Value GetWeight(const Napi::CallbackInfo& info);
-  Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value Forward(const Napi::CallbackInfo& info) { return forward(info, false); }
+  Napi::Value ForwardAsync(const Napi::CallbackInfo& info) { return forward(info, true); }
 
  private:
-  MhaWeights::Name weight_arg(const Napi::CallbackInfo& info, MhaWeights::Slot* slot) const;
+  Napi::Value forward(const Napi::CallbackInfo& info, bool async);
+  MhaWeights::Name weight_arg(const Args& a, MhaWeights::Slot* slot) const;
   // Shared with in-flight async calls; copied on write while one holds it.
   std::shared_ptr<MhaWeights> weights_;
   float scale_ = 1.0f;
 };
 
-AttentionLayer::AttentionLayer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AttentionLayer>(info) {
-  Napi::Env env = info.Env();
+// new MultiHeadAttention({ embedDim, numHeads, keyDim, valueDim, kdim, vdim, outputDim, useBias, scale })
+MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MultiHeadAttention>(info) {
+  const Args a(info, "MultiHeadAttention");
   MhaDims d;
-  d.E = integer(info, 0, "embedDim", 1, kBlasIntMax);
-  d.H = integer(info, 1, "numHeads", 1, kBlasIntMax);
-  d.Dk = integer(info, 2, "keyDim", 1, kBlasIntMax);
-  d.Dv = integer(info, 3, "valueDim", 1, kBlasIntMax);
-  d.kdim = integer(info, 4, "kdim", 1, kBlasIntMax);
-  d.vdim = integer(info, 5, "vdim", 1, kBlasIntMax);
-  d.O = integer(info, 6, "outputDim", 1, kBlasIntMax);
-  d.bias = boolean(info, 7, "useBias");
-  scale_ = finite_float(info, 8, "scale");
-  throw_status(env, mha_check_dims(d));
-  // Refuse parameter counts that could only end in the OOM killer (Linux overcommits).
-  const double params = double(d.E + d.kdim) * d.H * d.Dk + double(d.vdim + d.O) * d.H * d.Dv;
-  if (params > double(kMaxElements) / 512) throw_range(env, "layer: too many parameters");
+  d.E = a.integer("embedDim", 1, kBlasIntMax);
+  d.H = a.integer("numHeads", 1, kBlasIntMax);
+  d.Dk = a.integer("keyDim", 1, kBlasIntMax);
+  d.Dv = a.integer("valueDim", 1, kBlasIntMax);
+  d.Ek = a.integer("kdim", 1, kBlasIntMax);
+  d.Ev = a.integer("vdim", 1, kBlasIntMax);
+  d.Eo = a.integer("outputDim", 1, kBlasIntMax);
+  d.bias = a.boolean("useBias");
+  scale_ = a.finite_float("scale");
+  throw_status(a.env(), mha_check_dims(d));
   try {
     weights_ = std::make_shared<MhaWeights>(d);
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, "layer: could not allocate the weights");
+    throw Napi::Error::New(a.env(), "MultiHeadAttention: could not allocate the weights");
   }
 }
 
-// Argument 0 names a weight; *slot receives its shape. A layer without bias has no b*.
-MhaWeights::Name AttentionLayer::weight_arg(const Napi::CallbackInfo& info, MhaWeights::Slot* slot) const {
-  const auto name = MhaWeights::Name(integer(info, 0, "weight index", 0, MhaWeights::kCount - 1));
-  *slot = weights_->slot(name);
-  if (!slot->data) throw_range(info.Env(), "weight: this layer has no bias (useBias: false)");
-  return name;
+// `name` is one of wq, bq, wk, bk, wv, bv, wo, bo; *slot receives its shape. A layer
+// without bias has no b*.
+MhaWeights::Name MultiHeadAttention::weight_arg(const Args& a, MhaWeights::Slot* slot) const {
+  static const char* const kNames[MhaWeights::kCount] = {"wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+  Napi::Value v = a.get("name");
+  const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  for (int i = 0; i < MhaWeights::kCount; ++i) {
+    if (name != kNames[i]) continue;
+    *slot = weights_->slot(MhaWeights::Name(i));
+    if (!slot->data) a.range_error("name", "this layer has no bias (useBias: false)");
+    return MhaWeights::Name(i);
+  }
+  a.type_error("name", "expected one of wq, bq, wk, bk, wv, bv, wo, bo");
 }
 
-Napi::Value AttentionLayer::SetWeight(const Napi::CallbackInfo& info) {
+// setWeight({ name, data })
+Napi::Value MultiHeadAttention::SetWeight(const Napi::CallbackInfo& info) {
+  const Args a(info, "setWeight");
   MhaWeights::Slot s;
-  const auto name = weight_arg(info, &s);
-  auto src = typed_array<float>(info, 1, "weight", s.rows * s.cols);
-  // Copy on write: an async call in flight keeps computing with the weights it started with.
-  if (weights_.use_count() > 1) weights_ = std::make_shared<MhaWeights>(*weights_);
+  const auto name = weight_arg(a, &s);
+  auto src = a.typed_array<float>("data", s.rows * s.cols);
+  try {
+    // Copy on write: an async call in flight keeps computing with the weights it started with.
+    if (weights_.use_count() > 1) weights_ = std::make_shared<MhaWeights>(*weights_);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(a.env(), "setWeight: could not allocate a copy of the weights");
+  }
   weights_->write(name, src.data);
-  return info.Env().Undefined();
+  return a.env().Undefined();
 }
 
-Napi::Value AttentionLayer::GetWeight(const Napi::CallbackInfo& info) {
+// getWeight({ name, out })
+Napi::Value MultiHeadAttention::GetWeight(const Napi::CallbackInfo& info) {
+  const Args a(info, "getWeight");
   MhaWeights::Slot s;
-  const auto name = weight_arg(info, &s);
-  auto dst = typed_array<float>(info, 1, "out", s.rows * s.cols);
+  const auto name = weight_arg(a, &s);
+  auto dst = a.typed_array<float>("out", s.rows * s.cols);
   weights_->read(name, dst.data);
-  return info.Env().Undefined();
+  return a.env().Undefined();
 }
 
-// forward(query, key, value, batch, queryLength, keyLength, mask, maskStrideB, maskStrideH,
-//         maskStrideQ, maskStrideK, causal, keyLengths, out, weightsOut, async)
-Napi::Value AttentionLayer::Forward(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// forward({ query, key, value, batch, queryLength, keyLength, mask, maskStrides, causal,
+//           keyLengths, out, weightsOut }) and forwardAsync(the same).
+Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool async) {
+  const Args a(info, async ? "forwardAsync" : "forward");
   const MhaDims& d = weights_->dims();
-  MhaInputs in;
-  in.B = integer(info, 3, "batch", 1, kBlasIntMax);
-  in.Lq = integer(info, 4, "queryLength", 1, kBlasIntMax);
-  in.Lk = integer(info, 5, "keyLength", 1, kBlasIntMax);
-  auto q = typed_array<float>(info, 0, "query", product_or_throw(env, {in.B, in.Lq, d.E}, "query"));
-  auto k = typed_array<float>(info, 1, "key", product_or_throw(env, {in.B, in.Lk, d.kdim}, "key"));
-  auto v = typed_array<float>(info, 2, "value", product_or_throw(env, {in.B, in.Lk, d.vdim}, "value"));
+  ForwardCall call;
+  MhaInputs& in = call.in;
+  in.B = a.integer("batch", 1, kBlasIntMax);
+  in.Lq = a.integer("queryLength", 1, kBlasIntMax);
+  in.Lk = a.integer("keyLength", 1, kBlasIntMax);
+  auto q = a.typed_array<float>("query", a.elements("query", {in.B, in.Lq, d.E}));
+  auto k = a.typed_array<float>("key", a.elements("key", {in.B, in.Lk, d.Ek}));
+  auto v = a.typed_array<float>("value", a.elements("value", {in.B, in.Lk, d.Ev}));
   in.query = q.data;
   in.key = k.data;
   in.value = v.data;
   const AttentionShape shape{in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
-  AttentionParams p;
-  p.scale = scale_;
-  size_t mask_bytes = 0;
-  p.mask = mask_arg(info, 6, shape, &mask_bytes);
-  p.causal = boolean(info, 11, "causal");
-  p.key_lengths = key_lengths_arg(info, 12, in.B, in.Lk);
-  auto out = typed_array<float>(info, 13, "out", product_or_throw(env, {in.B, in.Lq, d.O}, "out"));
-  auto wout = typed_array<float>(info, 14, "weightsOut", product_or_throw(env, {in.B, d.H, in.Lq, in.Lk}, "weightsOut"), true);
-  p.weights = wout.data;
-  const bool async = boolean(info, 15, "async");
-  require_outputs_disjoint(env, out, wout,
-                           {{"query", q.data, q.length * 4}, {"key", k.data, k.length * 4}, {"value", v.data, v.length * 4}},
-                           p.mask, mask_bytes, p.key_lengths, in.B);
-  const int64_t macs = mha_macs(d, in.B, in.Lq, in.Lk);
-
-  if (!async) {
-    Lease lease = lease_for(macs);
-    throw_status(env, mha_forward(lease, *weights_, in, p, out.data));
-    return env.Undefined();
-  }
-  // The worker computes on copies: JS may detach or shrink these buffers meanwhile.
-  std::shared_ptr<const MhaWeights> w = weights_;
-  auto buffers = std::make_unique<AsyncBuffers>();
-  try {
-    MhaInputs ain = in;
-    ain.query = buffers->input(in.query, size_t(q.length));
-    ain.key = buffers->input(in.key, size_t(k.length));
-    ain.value = buffers->input(in.value, size_t(v.length));
-    AttentionParams ap = p;
-    ap.mask.data = buffers->input(p.mask.data, mask_bytes);
-    ap.key_lengths = buffers->input(p.key_lengths, size_t(in.B));
-    float* out_data = buffers->output(out.value, "out", size_t(out.length));
-    ap.weights = p.weights ? buffers->output(wout.value, "weightsOut", size_t(wout.length)) : nullptr;
-    return ComputeWorker::start(
-        env,
-        [w, ain, ap, out_data, macs]() {
-          Lease lease = lease_for(macs);
-          return mha_forward(lease, *w, ain, ap, out_data);
-        },
-        std::move(buffers));
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, status_message(Status::OutOfMemory));
-  }
+  const AttentionArgs att = read_attention_args(a, shape, a.elements("out", {in.B, in.Lq, d.Eo}),
+                                                {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()},
+                                                 {"value", v.data, v.bytes()}});
+  call.weights = weights_;
+  call.params = att.params;
+  call.params.scale = scale_;
+  call.out = att.out.data;
+  call.macs = mha_macs(d, in.B, in.Lq, in.Lk);
+  return run_call(a.env(), call, async, [&](ForwardCall& c, AsyncBuffers& buffers) {
+    c.in.query = buffers.input(q.data, size_t(q.length));
+    c.in.key = buffers.input(k.data, size_t(k.length));
+    c.in.value = buffers.input(v.data, size_t(v.length));
+    c.out = own_attention_args(att, &c.params, buffers);
+  });
 }
 
 }  // namespace
 
-Napi::Function define_attention_layer(Napi::Env env) {
-  return AttentionLayer::DefineClass(env, "AttentionLayer",
-                                     {
-                                         AttentionLayer::InstanceMethod<&AttentionLayer::SetWeight>("setWeight"),
-                                         AttentionLayer::InstanceMethod<&AttentionLayer::GetWeight>("getWeight"),
-                                         AttentionLayer::InstanceMethod<&AttentionLayer::Forward>("forward"),
-                                     });
+Napi::Function define_multi_head_attention(Napi::Env env) {
+  using C = MultiHeadAttention;
+  return C::DefineClass(env, "MultiHeadAttention",
+                        {
+                            C::InstanceMethod<&C::SetWeight>("setWeight"),
+                            C::InstanceMethod<&C::GetWeight>("getWeight"),
+                            C::InstanceMethod<&C::Forward>("forward"),
+                            C::InstanceMethod<&C::ForwardAsync>("forwardAsync"),
+                        });
 }
 
 }  // namespace na::binding

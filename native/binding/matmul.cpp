@@ -3,23 +3,22 @@
 #include "args.h"
 #include "entry_points.h"
 #include "gemm.h"
-#include "threads.h"
 
 namespace na::binding {
 
-// matmul(a [M, K], b [K, N], out [M, N], M, N, K)
+// matmul({ a [M, K], b [K, N], out [M, N], M, N, K })
 Napi::Value matmul(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const int64_t M = integer(info, 3, "M", 1, kBlasIntMax);
-  const int64_t N = integer(info, 4, "N", 1, kBlasIntMax);
-  const int64_t K = integer(info, 5, "K", 1, kBlasIntMax);
-  auto a = typed_array<float>(info, 0, "a", product_or_throw(env, {M, K}, "a"));
-  auto b = typed_array<float>(info, 1, "b", product_or_throw(env, {K, N}, "b"));
-  auto c = typed_array<float>(info, 2, "out", product_or_throw(env, {M, N}, "out"));
-  require_disjoint(env, {"out", c.data, c.length * 4}, {{"a", a.data, a.length * 4}, {"b", b.data, b.length * 4}});
-  Lease lease = lease_for(M * N * K);
+  const Args args(info, "matmul");
+  const int64_t M = args.integer("M", 1, kBlasIntMax);
+  const int64_t N = args.integer("N", 1, kBlasIntMax);
+  const int64_t K = args.integer("K", 1, kBlasIntMax);
+  auto a = args.typed_array<float>("a", args.elements("a", {M, K}));
+  auto b = args.typed_array<float>("b", args.elements("b", {K, N}));
+  auto c = args.typed_array<float>("out", args.elements("out", {M, N}));
+  require_disjoint(args.env(), {"out", c.data, c.bytes()}, {{"a", a.data, a.bytes()}, {"b", b.data, b.bytes()}});
+  Lease lease = ComputePool::instance().lease_for(saturating_macs(double(M) * N * K));
   gemm_bias(lease, int(M), int(N), int(K), a.data, int(K), b.data, int(N), nullptr, c.data, int(N));
-  return env.Undefined();
+  return args.env().Undefined();
 }
 
 }  // namespace na::binding

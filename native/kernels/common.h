@@ -33,6 +33,10 @@ inline int64_t checked_product(std::initializer_list<int64_t> factors) {
   return p;
 }
 
+// A multiply-add count computed in double (it may exceed int64 for absurd shapes that
+// are refused later), saturated into int64 for the threading policy.
+inline int64_t saturating_macs(double macs) { return macs > 9e18 ? int64_t(9e18) : int64_t(macs); }
+
 // A non-owning reference to a callable: lets the hot path hand lambdas to the pool
 // without std::function's possible heap allocation.
 template <typename Sig> class FunctionRef;

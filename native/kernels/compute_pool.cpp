@@ -1,6 +1,7 @@
 #include "compute_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -12,11 +13,12 @@
 namespace na {
 
 namespace {
-constexpr int kMaxThreads = 256;
 // A parallel call runs several loops in a row (projections, heads, output). Between
-// them, helpers and callers spin briefly (~tens of µs) before sleeping, so that each
-// hand-off does not pay a futex wake-up; idle for longer, they block and use no CPU.
-constexpr int kSpinIterations = 4000;
+// them, helpers and callers spin briefly before sleeping, so that each hand-off does not
+// pay a futex wake-up; idle for longer, they block and use no CPU. The spin is bounded by
+// time, not by PAUSE count: one PAUSE takes ~10 cycles on older cores and ~140 on
+// Skylake and later Intel cores, so a count means 20 µs on one machine and 200 on another.
+constexpr auto kSpinBudget = std::chrono::microseconds(50);
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -24,6 +26,16 @@ inline void cpu_relax() {
 #else
   std::this_thread::yield();
 #endif
+}
+// Spins (PAUSE between looks) while `busy()` holds, for at most kSpinBudget.
+template <typename Busy>
+void spin_while(Busy busy) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
+  for (int i = 0; busy(); ++i) {
+    cpu_relax();
+    // Reading the clock costs ~20 ns: look at it every 64 pauses only.
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() >= deadline) return;
+  }
 }
 }  // namespace
 
@@ -97,6 +109,11 @@ Lease ComputePool::acquire(int want) {
   return Lease(this, take);
 }
 
+Lease ComputePool::lease_for(int64_t macs) {
+  if (macs < 4 * kParallelMinMacs) return inline_lease();
+  return acquire(num_threads());
+}
+
 void ComputePool::release(int slots) {
   std::lock_guard<std::mutex> lock(mu_);
   free_slots_ += slots;
@@ -144,7 +161,7 @@ void ComputePool::run(Job& job, int helpers) {
       t = next;
     }
   }
-  for (int i = 0; i < kSpinIterations && job.pending_helpers.load(std::memory_order_acquire) > 0; ++i) cpu_relax();
+  spin_while([&] { return job.pending_helpers.load(std::memory_order_acquire) > 0; });
   if (job.pending_helpers.load(std::memory_order_acquire) > 0) {
     std::unique_lock<std::mutex> lock(mu_);
     done_cv_.wait(lock, [&] { return job.pending_helpers.load(std::memory_order_acquire) == 0; });
@@ -156,7 +173,7 @@ void ComputePool::worker_main() {
   for (;;) {
     while (!queue_head_) {
       lock.unlock();
-      for (int i = 0; i < kSpinIterations && queued_.load(std::memory_order_acquire) == 0; ++i) cpu_relax();
+      spin_while([&] { return queued_.load(std::memory_order_acquire) == 0; });
       lock.lock();
       if (!queue_head_) {
         ++sleepers_;

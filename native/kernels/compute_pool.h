@@ -18,6 +18,12 @@ namespace na {
 
 class ComputePool;
 
+// Work below this many multiply-adds runs on one thread: a hand-off costs more.
+constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
+
+// The most threads the pool will ever run (setNumThreads' upper bound, exported to lib/).
+constexpr int kMaxThreads = 256;
+
 // One call's share of the pool. Movable, releases its slots on destruction.
 class Lease {
  public:
@@ -51,6 +57,10 @@ class ComputePool {
 
   // Blocks until one slot is free, then takes up to `want` (>= 1) slots.
   Lease acquire(int want);
+  // The lease for a call of `macs` multiply-adds: small calls run inline on the caller
+  // (a hand-off costs more than they do, and microseconds cannot oversubscribe
+  // anything); larger ones take up to every slot of the pool.
+  Lease lease_for(int64_t macs);
   // A lease that holds no slot and runs inline: for calls too small to be worth a
   // thread hand-off (their microseconds cannot oversubscribe anything).
   static Lease inline_lease() { return Lease(); }

@@ -26,16 +26,12 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
     for (int i = 0; i < M; ++i) std::memcpy(C + int64_t(i) * ldc, bias, sizeof(float) * N);
     beta = 1.0f;
   }
-  if (K == 0) {
-    if (!bias) for (int i = 0; i < M; ++i) std::memset(C + int64_t(i) * ldc, 0, sizeof(float) * N);
-    return;
-  }
   sgemm(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                const float* bias, float* C, int ldc) {
-  const int64_t macs = int64_t(M) * N * std::max(K, 1);
+  const int64_t macs = int64_t(M) * N * K;
   const int threads = lease.threads();
   if (threads <= 1 || macs < kParallelMinMacs) {
     gemm_block(M, N, K, A, lda, B, ldb, bias, C, ldc);

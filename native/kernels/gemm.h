@@ -12,8 +12,9 @@ const char* blas_config();    // OpenBLAS build configuration string
 const char* blas_core_name(); // the kernel family OpenBLAS dispatched to on this CPU
 
 // Row-major C[M, N] (ldc) = A[M, K] (lda) · B[K, N] (ldb) + bias[N] broadcast over rows
-// (bias may be null). Splits rows, or columns when there are few rows, across the
-// lease's threads. Sizes must already be checked against kBlasIntMax.
+// (bias may be null). Splits the longer of M and N across the lease's threads (each
+// thread repacks the operand it does not split). Sizes must already be checked against
+// kBlasIntMax.
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                const float* bias, float* C, int ldc);
 
@@ -23,8 +24,5 @@ void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda,
 // (1.2-1.7x the per-call time on B=1 L=4..16), so everything goes through it.
 void sgemm(bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb, float beta,
            float* C, int ldc);
-
-// Work below this many multiply-adds runs on one thread: a hand-off costs more.
-constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
 
 }  // namespace na

@@ -9,27 +9,30 @@
 namespace na {
 
 Status mha_check_dims(const MhaDims& d) {
-  for (int64_t x : {d.E, d.H, d.Dk, d.Dv, d.kdim, d.vdim, d.O})
+  for (int64_t x : {d.E, d.Ek, d.Ev, d.Eo, d.H, d.Dk, d.Dv})
     if (x < 1) return Status::InvalidArgument;
-  const int64_t nt = checked_product({d.H, 2 * d.Dk + d.Dv});
-  if (nt < 0 || nt > kBlasIntMax || d.O > kBlasIntMax || d.E > kBlasIntMax || d.kdim > kBlasIntMax ||
-      d.vdim > kBlasIntMax)
-    return Status::TooLarge;
-  for (int64_t rows : {d.E, d.kdim, d.vdim, d.H * d.Dv}) {
-    const int64_t n = checked_product({rows, std::max(nt, d.O)});
-    if (n < 0 || n > (int64_t(1) << 40)) return Status::TooLarge;
-  }
+  const int64_t nt = checked_product({d.H, 2 * d.Dk + d.Dv});  // width of [wq | wk | wv]
+  if (nt < 0 || nt > kBlasIntMax) return Status::TooLarge;
+  for (int64_t x : {d.E, d.Ek, d.Ev, d.Eo})
+    if (x > kBlasIntMax) return Status::TooLarge;
+  const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
+  const int64_t in_q = checked_product({d.E, hk}), in_k = checked_product({d.Ek, hk});
+  const int64_t in_v = checked_product({d.Ev, hv}), out = checked_product({hv, d.Eo});
+  int64_t params = 0;
+  for (int64_t n : {in_q, in_k, in_v, out})
+    if (n < 0 || !checked_add(params, n, &params)) return Status::TooLarge;
+  if (params > kMaxParameters) return Status::TooLarge;
   return Status::Ok;
 }
 
-MhaWeights::MhaWeights(const MhaDims& d) : d_(d), packed_(d.E == d.kdim && d.E == d.vdim) {
+MhaWeights::MhaWeights(const MhaDims& d) : d_(d), packed_(d.E == d.Ek && d.E == d.Ev) {
   const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
-  w_in_.assign(size_t(d.E * hk + d.kdim * hk + d.vdim * hv), 0.0f);
+  w_in_.assign(size_t(d.E * hk + d.Ek * hk + d.Ev * hv), 0.0f);
   if (d.bias) {
     b_in_.assign(size_t(2 * hk + hv), 0.0f);
-    bo_.assign(size_t(d.O), 0.0f);
+    bo_.assign(size_t(d.Eo), 0.0f);
   }
-  wo_.assign(size_t(hv * d.O), 0.0f);
+  wo_.assign(size_t(hv * d.Eo), 0.0f);
 }
 
 MhaWeights::Slot MhaWeights::slot(Name n) const {
@@ -38,13 +41,13 @@ MhaWeights::Slot MhaWeights::slot(Name n) const {
   float* b = d_.bias ? const_cast<float*>(b_in_.data()) : nullptr;
   switch (n) {
     case WQ: return {w, d_.E, hk, packed_ ? nt : hk};
-    case WK: return packed_ ? Slot{w + hk, d_.kdim, hk, nt} : Slot{w + d_.E * hk, d_.kdim, hk, hk};
-    case WV: return packed_ ? Slot{w + 2 * hk, d_.vdim, hv, nt} : Slot{w + d_.E * hk + d_.kdim * hk, d_.vdim, hv, hv};
+    case WK: return packed_ ? Slot{w + hk, d_.Ek, hk, nt} : Slot{w + d_.E * hk, d_.Ek, hk, hk};
+    case WV: return packed_ ? Slot{w + 2 * hk, d_.Ev, hv, nt} : Slot{w + d_.E * hk + d_.Ek * hk, d_.Ev, hv, hv};
     case BQ: return {b, 1, hk, hk};
     case BK: return {b ? b + hk : nullptr, 1, hk, hk};
     case BV: return {b ? b + 2 * hk : nullptr, 1, hv, hv};
-    case WO: return {const_cast<float*>(wo_.data()), hv, d_.O, d_.O};
-    case BO: return {d_.bias ? const_cast<float*>(bo_.data()) : nullptr, 1, d_.O, d_.O};
+    case WO: return {const_cast<float*>(wo_.data()), hv, d_.Eo, d_.Eo};
+    case BO: return {d_.bias ? const_cast<float*>(bo_.data()) : nullptr, 1, d_.Eo, d_.Eo};
     default: return {nullptr, 0, 0, 0};
   }
 }
@@ -62,21 +65,22 @@ void MhaWeights::read(Name n, float* dst) const {
 }
 
 int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk) {
-  const double macs = double(B) * (double(Lq) * d.E * d.H * d.Dk + double(Lk) * (d.kdim * d.H * d.Dk + d.vdim * d.H * d.Dv) +
-                                   double(Lq) * Lk * d.H * (d.Dk + d.Dv) + double(Lq) * d.H * d.Dv * d.O);
-  return macs > 9e18 ? int64_t(9e18) : int64_t(macs);
+  const double macs = double(B) * (double(Lq) * d.E * d.H * d.Dk + double(Lk) * (d.Ek * d.H * d.Dk + d.Ev * d.H * d.Dv) +
+                                   double(Lq) * Lk * d.H * (d.Dk + d.Dv) + double(Lq) * d.H * d.Dv * d.Eo);
+  return saturating_macs(macs);
 }
 
 namespace {
 
 // Where one projection's output columns go: a group of H heads of size D starting at
-// column `col` of the GEMM output, stored head-major at `data` ([B, H, L, D]).
+// column `col` of the GEMM output; when projecting head-major, stored at `data` as
+// [B, H, L, D].
 struct HeadGroup {
-  float* data;
   int64_t D, col;
+  float* data;
 };
 
-// One input projection: Y[rows, N] = X[rows, din] · W[:, cols] + b, N = the groups' widths.
+// One input projection: Y[B·L, N] = X[B·L, din] · W[:, N columns] + b, N = the groups' widths.
 struct Projection {
   const float* x;
   int64_t din;
@@ -93,17 +97,81 @@ struct Projection {
 // scratch (threads × chunk × N floats).
 constexpr int64_t kProjectChunk = 512;
 
-// Long sequences: project in row chunks and scatter each chunk's heads into head-major
-// buffers. Q·Kᵀ and P·V then read each head's keys and values as one contiguous block;
-// read in place as column slices of a [L, H·D] matrix (12 KiB apart per row at E=1024)
-// the same products were measured 12-15% slower (S3: 262 vs 232 ms of attention per
-// thread), far more than the copy costs (about 1% of it).
-void project_head_major(const Lease& lease, const Projection& p, int64_t B, int64_t H, float* temp) {
+// What one forward call does, decided from the weights and the inputs before any memory
+// is touched: which projection GEMMs run, and whether heads are read in place or copied
+// head-major.
+struct MhaPlan {
+  AttentionShape shape;
+  Projection jobs[3];  // their groups, in order, are Q, K, V
+  int n_jobs = 0;
+  bool head_major = false;
+};
+
+MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in) {
+  const MhaDims& d = w.dims();
+  const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
+  MhaPlan p;
+  p.shape = {in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
+  // Long sequences: project in row chunks and scatter each chunk's heads into head-major
+  // buffers. Q·Kᵀ and P·V then read each head's keys and values as one contiguous block;
+  // read in place as column slices of a [L, H·D] matrix (12 KiB apart per row at E=1024)
+  // the same products were measured 12-15% slower (S3: 262 vs 232 ms of attention per
+  // thread), far more than the copy costs (about 1% of it).
+  p.head_major = in.Lk >= 512;
+
+  // Which inputs are the same tensor decides how many projection GEMMs there are: one
+  // against [wq | wk | wv] for self-attention, one against [wk | wv] when key and value
+  // are one memory tensor (cross-attention), else one each.
+  const bool self = w.packed() && in.query == in.key && in.key == in.value && in.Lq == in.Lk;
+  const bool shared_kv = w.packed() && !self && in.key == in.value;
+  const auto wq = w.slot(MhaWeights::WQ), wk = w.slot(MhaWeights::WK), wv = w.slot(MhaWeights::WV);
+  const float *bq = w.slot(MhaWeights::BQ).data, *bk = w.slot(MhaWeights::BK).data, *bv = w.slot(MhaWeights::BV).data;
+  const HeadGroup q{d.Dk, 0, nullptr};
+  if (self) {
+    p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, 2 * hk + hv, {q, {d.Dk, hk, nullptr}, {d.Dv, 2 * hk, nullptr}}, 3};
+    return p;
+  }
+  p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, hk, {q}, 1};
+  if (shared_kv) {
+    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk + hv, {{d.Dk, 0, nullptr}, {d.Dv, hk, nullptr}}, 2};
+  } else {
+    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk, {{d.Dk, 0, nullptr}}, 1};
+    p.jobs[p.n_jobs++] = {in.value, d.Ev, wv, bv, in.Lk, hv, {{d.Dv, 0, nullptr}}, 1};
+  }
+  return p;
+}
+
+// The workspace's pieces.
+struct MhaBuffers {
+  float* projected[3];  // each job's output: [B·L, N], or its groups head-major
+  float* merged;        // the attention output with heads merged: [B·Lq, H·Dv]
+  float* scratch;       // attention_heads' scratch
+  float* chunks;        // head-major only: one [kProjectChunk, N] GEMM output per thread
+};
+
+// Describes every piece; run once to measure and once to carve (see Carver).
+MhaBuffers carve(const MhaPlan& p, int threads, bool weights, Carver& c) {
+  const AttentionShape& s = p.shape;
+  MhaBuffers b{};
+  int64_t widest = 0;
+  for (int j = 0; j < p.n_jobs; ++j) {
+    b.projected[j] = c.take(checked_product({s.B, p.jobs[j].L, p.jobs[j].N}));
+    widest = std::max(widest, p.jobs[j].N);
+  }
+  b.merged = c.take(checked_product({s.B, s.Lq, s.H, s.Dv}));
+  b.scratch = c.take(attention_scratch_floats(s, threads, weights));
+  if (p.head_major) b.chunks = c.take(checked_product({threads, kProjectChunk, widest}));
+  return b;
+}
+
+// Projects in row chunks and scatters each chunk's heads into the groups' head-major
+// buffers ([B, H, L, D]).
+void project_head_major(const Lease& lease, const Projection& p, int64_t B, int64_t H, float* chunks) {
   const int64_t rows = B * p.L;
-  const int64_t chunks = (rows + kProjectChunk - 1) / kProjectChunk;
-  lease.parallel_for(chunks, [&](int64_t c, int tid) {
+  const int64_t n_chunks = (rows + kProjectChunk - 1) / kProjectChunk;
+  lease.parallel_for(n_chunks, [&](int64_t c, int tid) {
     const int64_t r0 = c * kProjectChunk, n = std::min(kProjectChunk, rows - r0);
-    float* y = temp + int64_t(tid) * kProjectChunk * p.N;  // [n, N] scratch of this thread
+    float* y = chunks + int64_t(tid) * kProjectChunk * p.N;  // [n, N] scratch of this thread
     gemm_bias(ComputePool::inline_lease(), int(n), int(p.N), int(p.din), p.x + r0 * p.din, int(p.din), p.w.data,
               int(p.w.ld), p.bias, y, int(p.N));
     for (int64_t r = 0; r < n; ++r) {
@@ -117,98 +185,64 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, int6
   });
 }
 
+// Runs the plan's projections; heads[0..2] (Q, K, V) then address them either
+// head-major or as column slices of each projection's [B·L, N] output, read in place.
+void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn heads[3]) {
+  const int64_t B = p.shape.B, H = p.shape.H;
+  int next = 0;
+  for (int j = 0; j < p.n_jobs; ++j) {
+    Projection& job = p.jobs[j];
+    const int64_t rows = B * job.L;
+    if (p.head_major) {
+      float* dst = buf.projected[j];
+      for (int g = 0; g < job.n_groups; ++g) {
+        job.groups[g].data = dst;
+        dst += rows * H * job.groups[g].D;
+      }
+      project_head_major(lease, job, B, H, buf.chunks);
+      for (int g = 0; g < job.n_groups; ++g) {
+        const int64_t D = job.groups[g].D;
+        heads[next++] = {job.groups[g].data, H * job.L * D, job.L * D, D};
+      }
+    } else {
+      gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
+                buf.projected[j], int(job.N));
+      for (int g = 0; g < job.n_groups; ++g)
+        heads[next++] = {buf.projected[j] + job.groups[g].col, job.L * job.N, job.groups[g].D, job.N};
+    }
+  }
+}
+
 }  // namespace
 
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
                    float* out) {
   const MhaDims& d = w.dims();
-  const int64_t B = in.B, Lq = in.Lq, Lk = in.Lk, H = d.H;
-  const int64_t hk = H * d.Dk, hv = H * d.Dv;
-  const int64_t rows_q = checked_product({B, Lq}), rows_k = checked_product({B, Lk});
-  if (B < 0 || Lq < 0 || Lk < 0 || rows_q < 0 || rows_k < 0) return Status::InvalidArgument;
+  const int64_t rows_q = checked_product({in.B, in.Lq}), rows_k = checked_product({in.B, in.Lk});
+  if (in.B < 1 || in.Lq < 1 || in.Lk < 1 || rows_q < 0 || rows_k < 0) return Status::InvalidArgument;
   if (rows_q > kBlasIntMax || rows_k > kBlasIntMax) return Status::TooLarge;
 
-  // Which inputs are the same tensor decides how many projection GEMMs there are: one
-  // against [wq | wk | wv] for self-attention, one against [wk | wv] when key and value
-  // are one memory tensor (cross-attention), else one each.
-  const bool self = w.packed() && in.query == in.key && in.key == in.value && Lq == Lk;
-  const bool shared_kv = w.packed() && !self && in.key == in.value;
-  // Head-major buffers pay off once a head's keys no longer fit in cache (see above).
-  const bool head_major = Lk >= 512;
-
-  const auto wq = w.slot(MhaWeights::WQ), wk = w.slot(MhaWeights::WK), wv = w.slot(MhaWeights::WV);
-  const float *bq = w.slot(MhaWeights::BQ).data, *bk = w.slot(MhaWeights::BK).data, *bv = w.slot(MhaWeights::BV).data;
-  Projection jobs[3];
-  int n_jobs = 0;
-  // Groups' data pointers are filled in once the workspace is carved.
-  if (self) {
-    jobs[n_jobs++] = {in.query, d.E, wq, bq, Lq, 2 * hk + hv, {{nullptr, d.Dk, 0}, {nullptr, d.Dk, hk}, {nullptr, d.Dv, 2 * hk}}, 3};
-  } else {
-    jobs[n_jobs++] = {in.query, d.E, wq, bq, Lq, hk, {{nullptr, d.Dk, 0}}, 1};
-    if (shared_kv) {
-      jobs[n_jobs++] = {in.key, d.kdim, wk, bk, Lk, hk + hv, {{nullptr, d.Dk, 0}, {nullptr, d.Dv, hk}}, 2};
-    } else {
-      jobs[n_jobs++] = {in.key, d.kdim, wk, bk, Lk, hk, {{nullptr, d.Dk, 0}}, 1};
-      jobs[n_jobs++] = {in.value, d.vdim, wv, bv, Lk, hv, {{nullptr, d.Dv, 0}}, 1};
-    }
-  }
-
-  // Workspace: each projection's output, the merged heads [B·Lq, H·Dv], the scores, and
-  // (head-major) one chunk of GEMM output per thread.
-  const AttentionShape shape{B, H, Lq, Lk, d.Dk, d.Dv};
-  int64_t f_proj[3] = {0, 0, 0}, f_temp = 0;
-  for (int j = 0; j < n_jobs; ++j) {
-    f_proj[j] = checked_product({B, jobs[j].L, jobs[j].N});
-    if (head_major) f_temp = std::max(f_temp, checked_product({lease.threads(), kProjectChunk, jobs[j].N}));
-  }
-  const int64_t f_a = checked_product({rows_q, hv});
-  const int64_t f_s = attention_scratch_floats(shape, lease.threads(), params.weights != nullptr);
-  int64_t total = 0;
-  for (int64_t f : {f_proj[0], f_proj[1], f_proj[2], f_a, f_s, f_temp}) {
-    if (f < 0) return Status::TooLarge;
-    total += int64_t(Carver::round_up(size_t(f)));
-  }
-  Workspace ws = WorkspacePool::instance().acquire(size_t(total));
+  MhaPlan plan = plan_forward(w, in);
+  const bool weights = params.weights != nullptr;
+  Carver measure;
+  carve(plan, lease.threads(), weights, measure);
+  if (!measure.ok()) return Status::TooLarge;
+  Workspace ws = WorkspacePool::instance().acquire(measure.used());
   if (!ws.ok()) return Status::OutOfMemory;
-  Carver carve(ws.data());
+  Carver cut(ws.data(), ws.capacity());
+  const MhaBuffers buf = carve(plan, lease.threads(), weights, cut);
+  if (!cut.ok()) return Status::OutOfMemory;
 
-  // Run the projections; heads end up either head-major (contiguous per head) or as
-  // column slices of each projection's [B·L, N] output (ld = N), read in place.
-  HeadsIn heads[3];  // Q, K, V
-  int next_head = 0;
-  float* temp = nullptr;
-  float* proj[3];
-  for (int j = 0; j < n_jobs; ++j) proj[j] = carve.take(size_t(f_proj[j]));
-  float* pa = carve.take(size_t(f_a));
-  float* scratch = carve.take(size_t(f_s));
-  if (head_major) temp = carve.take(size_t(f_temp));
-  for (int j = 0; j < n_jobs; ++j) {
-    Projection& p = jobs[j];
-    const int64_t rows = B * p.L;
-    if (head_major) {
-      int64_t offset = 0;
-      for (int g = 0; g < p.n_groups; ++g) {
-        p.groups[g].data = proj[j] + offset;  // [B, H, L, D]
-        offset += rows * H * p.groups[g].D;
-      }
-      project_head_major(lease, p, B, H, temp);
-      for (int g = 0; g < p.n_groups; ++g)
-        heads[next_head++] = {p.groups[g].data, H * p.L * p.groups[g].D, p.L * p.groups[g].D, p.groups[g].D};
-    } else {
-      gemm_bias(lease, int(rows), int(p.N), int(p.din), p.x, int(p.din), p.w.data, int(p.w.ld), p.bias, proj[j],
-                int(p.N));
-      for (int g = 0; g < p.n_groups; ++g)
-        heads[next_head++] = {proj[j] + p.groups[g].col, p.L * p.N, p.groups[g].D, p.N};
-    }
-  }
-
+  HeadsIn heads[3];
+  project_all(lease, plan, buf, heads);
   // Heads write straight into their columns of the merged [B·Lq, H·Dv] matrix.
-  const HeadsOut a{pa, Lq * hv, d.Dv, hv};
-  attention_heads(lease, shape, heads[0], heads[1], heads[2], a, params, scratch);
+  const int64_t hv = d.H * d.Dv;
+  const HeadsOut merged{buf.merged, in.Lq * hv, d.Dv, hv};
+  attention_heads(lease, plan.shape, heads[0], heads[1], heads[2], merged, params, buf.scratch);
 
   const auto wo = w.slot(MhaWeights::WO);
-  gemm_bias(lease, int(rows_q), int(d.O), int(hv), pa, int(hv), wo.data, int(wo.ld), w.slot(MhaWeights::BO).data,
-            out, int(d.O));
+  gemm_bias(lease, int(rows_q), int(d.Eo), int(hv), buf.merged, int(hv), wo.data, int(wo.ld),
+            w.slot(MhaWeights::BO).data, out, int(d.Eo));
   return Status::Ok;
 }
 

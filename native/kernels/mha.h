@@ -10,10 +10,17 @@
 
 namespace na {
 
+// The layer's sizes, in one naming scheme: E query features, Ek key input features,
+// Ev value input features, Eo output features (lib/'s embedDim, kdim, vdim, outputDim);
+// H heads of Dk query/key features and Dv value features each.
 struct MhaDims {
-  int64_t E, H, Dk, Dv, kdim, vdim, O;
+  int64_t E, Ek, Ev, Eo, H, Dk, Dv;
   bool bias;
 };
+
+// The most weights a layer may have (8 GiB of floats): larger ones could only end in the
+// OOM killer, since Linux overcommits. Exported to lib/ as limits.maxParameters.
+constexpr int64_t kMaxParameters = int64_t(1) << 31;
 
 // The layer's parameters. When the query, key and value inputs all have E features, the
 // three input projections live side by side in one [E, H·(2Dk+Dv)] matrix, so
@@ -45,16 +52,17 @@ class MhaWeights {
   std::vector<float> wo_, bo_;
 };
 
+// Every size >= 1, every GEMM dimension within BLAS's int, at most kMaxParameters weights.
 Status mha_check_dims(const MhaDims& d);
 
 struct MhaInputs {
   int64_t B, Lq, Lk;
   const float* query;  // [B, Lq, E]
-  const float* key;    // [B, Lk, kdim]
-  const float* value;  // [B, Lk, vdim]
+  const float* key;    // [B, Lk, Ek]
+  const float* value;  // [B, Lk, Ev]
 };
 
-// out: [B, Lq, O]. params.weights, when set, receives [B, H, Lq, Lk] probabilities.
+// out: [B, Lq, Eo]. params.weights, when set, receives [B, H, Lq, Lk] probabilities.
 // `params.scale` is the softmax scale. Workspace comes from the process pool.
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
                    float* out);

@@ -18,6 +18,7 @@ class Workspace {
   Workspace(Workspace&& o) noexcept : data_(o.data_), capacity_(o.capacity_) { o.data_ = nullptr; o.capacity_ = 0; }
   ~Workspace();
   float* data() const { return data_; }
+  size_t capacity() const { return capacity_; }  // in floats
   bool ok() const { return data_ != nullptr; }
 
  private:
@@ -42,19 +43,37 @@ class WorkspacePool {
   size_t free_cap_[kSlots] = {};
 };
 
-// Carves consecutive 64-byte aligned pieces out of one workspace block.
+// Lays out consecutive 64-byte aligned pieces of one workspace block. One function
+// describes a call's pieces and runs twice over the same code: first with a measuring
+// Carver (take() returns null and counts), then with a carving one over a block of
+// exactly that size (take() hands out pointers, refusing anything beyond the block), so
+// the sizes and the pieces can never drift apart.
 class Carver {
  public:
-  explicit Carver(float* base) : p_(base) {}
-  float* take(size_t floats) {
-    float* r = p_;
-    p_ += round_up(floats);
+  Carver() = default;  // measuring
+  Carver(float* base, size_t capacity) : base_(base), capacity_(capacity) {}
+
+  // `floats` < 0 (an overflowed size) or beyond the block marks the carver failed and
+  // returns null.
+  float* take(int64_t floats) {
+    const size_t n = floats < 0 ? 0 : round_up(size_t(floats));
+    if (floats < 0 || n > kMaxFloats - used_ || (base_ && used_ + n > capacity_)) {
+      failed_ = true;
+      return nullptr;
+    }
+    float* r = base_ ? base_ + used_ : nullptr;
+    used_ += n;
     return r;
   }
-  static size_t round_up(size_t floats) { return (floats + 15) & ~size_t(15); }
+  size_t used() const { return used_; }
+  bool ok() const { return !failed_; }
 
  private:
-  float* p_;
+  static constexpr size_t kMaxFloats = size_t(1) << 50;
+  static size_t round_up(size_t floats) { return (floats + 15) & ~size_t(15); }
+  float* base_ = nullptr;
+  size_t capacity_ = 0, used_ = 0;
+  bool failed_ = false;
 };
 
 }  // namespace na

@@ -28,7 +28,7 @@ describe('the event loop keeps turning during 16 large forwardAsync calls', () =
   // A timing measurement on a shared 2-core machine: another process can steal a time
   // slice now and then, so it gets two more tries. A call that blocked the loop would fail
   // every try (its lag would be the whole run, hundreds of ms).
-  it('timer ticks with < 50 ms lag; results equal the sync ones', { retry: 2 }, async () => {
+  it('timer ticks with < 50 ms lag; results equal the sync ones', { retry: 2, tags: ['timing'] }, async () => {
     const INTERVAL = 5;
     const ticks: number[] = [];
     const timer = setInterval(() => ticks.push(performance.now()), INTERVAL);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { broadcastStrides, MAX_ELEMENTS, sizeOf, stridesOf } from '../../lib/layout';
+import { broadcastStrides, sizeOf, stridesOf } from '../../lib/layout';
+import { MAX_ELEMENTS } from '../../lib/limits';
 
 describe('layout', () => {
   it('sizeOf multiplies dimensions and refuses sizes beyond MAX_ELEMENTS', () => {

@@ -1,6 +1,16 @@
 // The messages users see: argument named, expected and actual given, right error class.
 import { describe, expect, it } from 'vitest';
-import { matmul, MultiHeadAttention, scaledDotProductAttention, SelfAttention, setNumThreads, tensor } from '../../lib/index';
+import {
+  fromPyTorch,
+  loadSafetensors,
+  matmul,
+  MultiHeadAttention,
+  scaledDotProductAttention,
+  SelfAttention,
+  setNumThreads,
+  tensor,
+  toPyTorch,
+} from '../../lib/index';
 
 const t = (shape: number[]) => tensor(new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.5), shape);
 
@@ -94,5 +104,37 @@ describe('other entry points', () => {
     expect(() => setNumThreads(0)).toThrow(RangeError);
     expect(() => setNumThreads(1.5)).toThrow('setNumThreads: n: expected an integer in [1, 256], got 1.5');
     expect(() => setNumThreads('2' as unknown as number)).toThrow(TypeError);
+  });
+});
+
+describe('unknown option names are refused, naming the key and the nearest valid name', () => {
+  const mha = new MultiHeadAttention({ embedDim: 8, numHeads: 2, seed: 1 });
+  const x = t([1, 3, 8]);
+  const q4 = t([1, 2, 3, 4]);
+
+  it.each([
+    ['forward', () => mha.forward(x, null, null, { causl: true } as never), 'options: unknown option "causl"; did you mean "causal"?'],
+    ['forward (keyLength)', () => mha.forward(x, null, null, { keyLength: [3] } as never), 'did you mean "keyLengths"?'],
+    ['forwardWithWeights', () => mha.forwardWithWeights(x, null, null, { averageHead: true } as never), 'did you mean "averageHeads"?'],
+    ['forward refuses averageHeads', () => mha.forward(x, null, null, { averageHeads: true } as never), 'unknown option "averageHeads"'],
+    ['constructor', () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKVHeads: 1 } as never), 'MultiHeadAttention: options: unknown option "numKVHeads"; did you mean "numHeads"?'],
+    ['constructor (typo)', () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, usebias: false } as never), 'did you mean "useBias"?'],
+    ['SelfAttention', () => new SelfAttention(8, 2, { sead: 1 } as never), 'SelfAttention: options: unknown option "sead"; did you mean "seed"?'],
+    ['scaledDotProductAttention', () => scaledDotProductAttention(q4, q4, q4, { scael: 1 } as never), 'did you mean "scale"?'],
+    ['fromPyTorch', () => fromPyTorch(toPyTorch(mha), { numHeads: 2, prefx: 'attn.' } as never), 'fromPyTorch: options: unknown option "prefx"; did you mean "prefix"?'],
+    ['loadSafetensors', () => loadSafetensors(new Uint8Array(0), { skipUnsuported: true } as never), 'did you mean "skipUnsupported"?'],
+  ])('%s', (_name, call, message) => {
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(message);
+  });
+
+  it('lists the valid names, and gives no hint when nothing is close', () => {
+    expect(() => mha.forward(x, null, null, { zzzzzzzz: 1 } as never)).toThrow(
+      'options: unknown option "zzzzzzzz" (expected: mask, causal, keyLengths, out)',
+    );
+  });
+
+  it('async forms reject with the same TypeError', async () => {
+    await expect(mha.forwardAsync(x, null, null, { causl: true } as never)).rejects.toThrow(TypeError);
   });
 });
