@@ -23,7 +23,10 @@ export interface AttentionOptions {
 export type ResolvedOptions = Pick<AttentionArgs, 'mask' | 'maskStrides' | 'causal' | 'keyLengths'>;
 
 const NOTHING_RESOLVED: Readonly<ResolvedOptions> = Object.freeze({
-  mask: null, maskStrides: Object.freeze([0, 0, 0, 0] as const), causal: false, keyLengths: null,
+  mask: null,
+  maskStrides: Object.freeze([0, 0, 0, 0] as const),
+  causal: false,
+  keyLengths: null,
 });
 
 export function resolveAttentionOptions(
@@ -75,7 +78,8 @@ function resolveKeyLengths(value: unknown, B: number, Lk: number): Int32Array {
   if (lengths.length !== B) throw rangeError('keyLengths', `${B} entries (one per batch row)`, `${lengths.length}`);
   for (let i = 0; i < lengths.length; i++) {
     const v = lengths[i]!;
-    if (v < 0 || v > Lk) throw rangeError(`keyLengths[${i}]`, `an integer in [0, ${Lk}]`, Array.isArray(value) ? describe(value[i]) : `${v}`);
+    if (v < 0 || v > Lk)
+      throw rangeError(`keyLengths[${i}]`, `an integer in [0, ${Lk}]`, Array.isArray(value) ? describe(value[i]) : `${v}`);
   }
   return lengths;
 }

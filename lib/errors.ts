@@ -10,7 +10,8 @@ export function describe(value: unknown): string {
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return `an Array(${value.length})`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}(${(value as unknown as ArrayLike<unknown>).length ?? value.byteLength})`;
+  if (ArrayBuffer.isView(value))
+    return `a ${value.constructor.name}(${(value as unknown as ArrayLike<unknown>).length ?? value.byteLength})`;
   return `an object (${Object.prototype.toString.call(value).slice(8, -1)})`;
 }
 

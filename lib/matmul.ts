@@ -8,7 +8,10 @@ export function matmul(a: Tensor, b: Tensor, out?: Float32Array): Tensor {
   const [M, K] = checkTensor('a', a, [2]) as [number, number];
   const [K2, N] = checkTensor('b', b, [2]) as [number, number];
   if (K2 !== K) throw shapeError('b', [K, 'N'], [K2, N]);
-  const data = outputArray('out', out, M * N, () => [['a', a.data], ['b', b.data]]);
+  const data = outputArray('out', out, M * N, () => [
+    ['a', a.data],
+    ['b', b.data],
+  ]);
   native.matmul({ a: a.data, b: b.data, out: data, M, N, K });
   return { data, shape: [M, N] };
 }

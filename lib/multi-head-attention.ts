@@ -72,9 +72,24 @@ interface PreparedCall {
 }
 
 const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({ mask: true, causal: true, keyLengths: true, out: true });
-const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({ mask: true, causal: true, keyLengths: true, out: true, averageHeads: true });
+const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
+  mask: true,
+  causal: true,
+  keyLengths: true,
+  out: true,
+  averageHeads: true,
+});
 const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
-  embedDim: true, numHeads: true, keyDim: true, valueDim: true, kdim: true, vdim: true, outputDim: true, useBias: true, scale: true, seed: true,
+  embedDim: true,
+  numHeads: true,
+  keyDim: true,
+  valueDim: true,
+  kdim: true,
+  vdim: true,
+  outputDim: true,
+  useBias: true,
+  scale: true,
+  seed: true,
 });
 
 function optionalDim(options: Readonly<Record<string, unknown>>, name: string, fallback: number): number {
@@ -119,17 +134,32 @@ export class MultiHeadAttention {
     }
     const parameters = (this.embedDim + this.kdim) * hk + (this.vdim + this.outputDim) * hv;
     if (parameters > MAX_PARAMETERS) {
-      throw rangeError('MultiHeadAttention: options', `at most ${MAX_PARAMETERS} weights (8 GiB)`, `${parameters} for these sizes`);
+      throw rangeError(
+        'MultiHeadAttention: options',
+        `at most ${MAX_PARAMETERS} weights (8 GiB)`,
+        `${parameters} for these sizes`,
+      );
     }
     this.#shapes = {
-      wq: [this.embedDim, hk], bq: [hk],
-      wk: [this.kdim, hk], bk: [hk],
-      wv: [this.vdim, hv], bv: [hv],
-      wo: [hv, this.outputDim], bo: [this.outputDim],
+      wq: [this.embedDim, hk],
+      bq: [hk],
+      wk: [this.kdim, hk],
+      bk: [hk],
+      wv: [this.vdim, hv],
+      bv: [hv],
+      wo: [hv, this.outputDim],
+      bo: [this.outputDim],
     };
     this.#layer = new native.MultiHeadAttention({
-      embedDim: this.embedDim, numHeads: this.numHeads, keyDim: this.keyDim, valueDim: this.valueDim,
-      kdim: this.kdim, vdim: this.vdim, outputDim: this.outputDim, useBias: this.useBias, scale: this.scale,
+      embedDim: this.embedDim,
+      numHeads: this.numHeads,
+      keyDim: this.keyDim,
+      valueDim: this.valueDim,
+      kdim: this.kdim,
+      vdim: this.vdim,
+      outputDim: this.outputDim,
+      useBias: this.useBias,
+      scale: this.scale,
     });
     const next = mulberry32(seed);
     for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
@@ -211,7 +241,10 @@ export class MultiHeadAttention {
   }
 
   async forwardWithWeightsAsync(
-    query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions,
+    query: Tensor,
+    key?: Tensor | null,
+    value?: Tensor | null,
+    options?: WeightsOptions,
   ): Promise<OutputWithWeights> {
     const call = this.#prepare(query, key, value, options, true);
     await runAsync(() => this.#layer.forwardAsync(call.args));
@@ -224,7 +257,8 @@ export class MultiHeadAttention {
     const H = this.numHeads;
     const output = { data: out, shape: call.outputShape };
     // averageHeads was validated by #prepare.
-    if (options?.averageHeads !== true) return { output, weights: { data: weights, shape: call.batched ? [B, H, Lq, Lk] : [H, Lq, Lk] } };
+    if (options?.averageHeads !== true)
+      return { output, weights: { data: weights, shape: call.batched ? [B, H, Lq, Lk] : [H, Lq, Lk] } };
     const plane = Lq * Lk;
     const mean = new Float32Array(B * plane);
     for (let b = 0; b < B; b++) {
@@ -264,13 +298,27 @@ export class MultiHeadAttention {
     if (withWeights) checkBoolean('averageHeads', o.averageHeads, false);
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
     const out = outputArray('out', o.out, B * Lq * this.outputDim, () => [
-      ['query', query.data], ['key', k.data], ['value', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
+      ['query', query.data],
+      ['key', k.data],
+      ['value', v.data],
+      ['mask', r.mask],
+      ['keyLengths', r.keyLengths],
     ]);
     const weightsOut = withWeights ? new Float32Array(sizeOf([B, this.numHeads, Lq, Lk], 'attention weights')) : null;
     return {
       args: {
-        query: query.data, key: k.data, value: v.data, batch: B, queryLength: Lq, keyLength: Lk,
-        mask: r.mask, maskStrides: r.maskStrides, causal: r.causal, keyLengths: r.keyLengths, out, weightsOut,
+        query: query.data,
+        key: k.data,
+        value: v.data,
+        batch: B,
+        queryLength: Lq,
+        keyLength: Lk,
+        mask: r.mask,
+        maskStrides: r.maskStrides,
+        causal: r.causal,
+        keyLengths: r.keyLengths,
+        out,
+        weightsOut,
       },
       outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim],
       batched,

@@ -29,12 +29,30 @@ function prepare(q: Tensor, k: Tensor, v: Tensor, options: SdpaOptions | undefin
   const scale = o.scale === undefined ? 1 / Math.sqrt(Dk) : checkFloat32('scale', o.scale);
   const r = resolveAttentionOptions(o, B, H, Lq, Lk);
   const out = outputArray('out', o.out, B * H * Lq * Dv, () => [
-    ['q', q.data], ['k', k.data], ['v', v.data], ['mask', r.mask], ['keyLengths', r.keyLengths],
+    ['q', q.data],
+    ['k', k.data],
+    ['v', v.data],
+    ['mask', r.mask],
+    ['keyLengths', r.keyLengths],
   ]);
   return {
     args: {
-      q: q.data, k: k.data, v: v.data, batch: B, heads: H, queryLength: Lq, keyLength: Lk, keyDim: Dk, valueDim: Dv, scale,
-      mask: r.mask, maskStrides: r.maskStrides, causal: r.causal, keyLengths: r.keyLengths, out, weightsOut: null,
+      q: q.data,
+      k: k.data,
+      v: v.data,
+      batch: B,
+      heads: H,
+      queryLength: Lq,
+      keyLength: Lk,
+      keyDim: Dk,
+      valueDim: Dv,
+      scale,
+      mask: r.mask,
+      maskStrides: r.maskStrides,
+      causal: r.causal,
+      keyLengths: r.keyLengths,
+      out,
+      weightsOut: null,
     },
     shape: batched ? [B, H, Lq, Dv] : [H, Lq, Dv],
   };

@@ -19,7 +19,8 @@ export function tensor(data: Float32Array | ArrayLike<number>, shape: readonly n
   const dims = [...checkShape('tensor', shape as number[])];
   let array: Float32Array;
   if (data instanceof Float32Array) array = data;
-  else if (Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView))) array = Float32Array.from(data as ArrayLike<number>);
+  else if (Array.isArray(data) || (ArrayBuffer.isView(data) && !(data instanceof DataView)))
+    array = Float32Array.from(data as ArrayLike<number>);
   else throw typeError('tensor: data', 'a Float32Array or an array of numbers', data);
   const n = sizeOf(dims, 'tensor');
   if (array.length !== n) {

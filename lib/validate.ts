@@ -186,6 +186,7 @@ export function outputArray(
  * object names every key of the interface and no other, so the two cannot drift apart.
  */
 export function optionKeys<T>() {
-  return <K extends { [P in keyof Required<T>]: true }>(keys: K & { [P in Exclude<keyof K, keyof T>]: never }): readonly string[] =>
-    Object.keys(keys);
+  return <K extends { [P in keyof Required<T>]: true }>(
+    keys: K & { [P in Exclude<keyof K, keyof T>]: never },
+  ): readonly string[] => Object.keys(keys);
 }

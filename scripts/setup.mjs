@@ -48,7 +48,9 @@ function systemDependencies() {
     run(cmd, full(apt), `installing ${missing.join(', ')} with apt-get`);
     return;
   }
-  console.error(`setup: missing ${missing.join(', ')}. Install them, then run this again:\n  sudo apt-get install -y ${missing.join(' ')}`);
+  console.error(
+    `setup: missing ${missing.join(', ')}. Install them, then run this again:\n  sudo apt-get install -y ${missing.join(' ')}`,
+  );
   process.exit(1);
 }
 
@@ -57,7 +59,10 @@ const lock = path.join(root, 'package-lock.json');
 const installed = path.join(root, 'node_modules', '.package-lock.json');
 if (!fs.existsSync(installed) || fs.statSync(installed).mtimeMs < fs.statSync(lock).mtimeMs) {
   run('npm', ['ci', '--no-audit', '--no-fund'], 'installing npm dependencies and building (npm ci)');
-} else if (!fs.existsSync(path.join(root, 'build', 'Release', 'native_attention.node')) || !fs.existsSync(path.join(root, 'dist', 'index.js'))) {
+} else if (
+  !fs.existsSync(path.join(root, 'build', 'Release', 'native_attention.node')) ||
+  !fs.existsSync(path.join(root, 'dist', 'index.js'))
+) {
   run('npm', ['run', 'compile', '--silent'], 'building the addon and the TypeScript');
 }
 say('ready');

@@ -51,10 +51,22 @@ const dist = path.join(outDir, 'dist');
 if (!noBuild) {
   const t = Date.now();
   log(`building the sanitized addon into ${path.relative(root, outDir)}/`);
-  const r = run(process.execPath, [path.join(root, 'scripts', 'build-native.mjs'), '--sanitize', '--debug', '--out', path.relative(root, outDir)]);
+  const r = run(process.execPath, [
+    path.join(root, 'scripts', 'build-native.mjs'),
+    '--sanitize',
+    '--debug',
+    '--out',
+    path.relative(root, outDir),
+  ]);
   if (r.status !== 0) process.exit(r.status ?? 1);
   log(`compiling lib/ into ${path.relative(root, dist)}/`);
-  const tsc = run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json'), '--outDir', dist]);
+  const tsc = run(process.execPath, [
+    path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    path.join(root, 'tsconfig.json'),
+    '--outDir',
+    dist,
+  ]);
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
   log(`built in ${seconds(t)} s`);
 }
@@ -91,8 +103,12 @@ const env = {
     'detect_stack_use_after_return=0',
     'print_summary=1',
     process.env.ASAN_OPTIONS,
-  ].filter(Boolean).join(':'),
-  UBSAN_OPTIONS: ['halt_on_error=1', 'print_stacktrace=1', 'report_error_type=1', process.env.UBSAN_OPTIONS].filter(Boolean).join(':'),
+  ]
+    .filter(Boolean)
+    .join(':'),
+  UBSAN_OPTIONS: ['halt_on_error=1', 'print_stacktrace=1', 'report_error_type=1', process.env.UBSAN_OPTIONS]
+    .filter(Boolean)
+    .join(':'),
   NATIVE_ATTENTION_BINARY: binary,
   NATIVE_ATTENTION_DIST: dist,
   // Slower under ASan: give the suites room.
@@ -103,9 +119,12 @@ const env = {
 {
   const probe = spawnSync(
     process.execPath,
-    ['-e', `const n = require(process.env.NATIVE_ATTENTION_BINARY); const o = new Float32Array(4);
+    [
+      '-e',
+      `const n = require(process.env.NATIVE_ATTENTION_BINARY); const o = new Float32Array(4);
       n.matmul({ a: new Float32Array([1,2,3,4]), b: new Float32Array([1,0,0,1]), out: o, M: 2, N: 2, K: 2 });
-      if (o.join() !== '1,2,3,4') throw new Error('wrong result ' + o.join()); console.log('ok');`],
+      if (o.join() !== '1,2,3,4') throw new Error('wrong result ' + o.join()); console.log('ok');`,
+    ],
     { env, encoding: 'utf8' },
   );
   if (probe.status !== 0 || !probe.stdout.includes('ok')) {
@@ -142,7 +161,11 @@ const [code, signal] = await new Promise((resolve) => child.on('close', (c, sig)
 // and then checks for it: those are in its captured output, not here).
 const reports = output
   .split('\n')
-  .filter((l) => /ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer/.test(l));
+  .filter((l) =>
+    /ERROR: AddressSanitizer|runtime error:|ERROR: UndefinedBehaviorSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer/.test(
+      l,
+    ),
+  );
 log(`vitest exited with ${code ?? signal} after ${seconds(t)} s (total ${seconds(started)} s)`);
 if (reports.length) {
   console.error(`test-asan: ${reports.length} sanitizer report line(s):\n  ${reports.slice(0, 20).join('\n  ')}`);

@@ -31,6 +31,10 @@ export default function setup(): void {
   const dist = path.join(root, 'dist');
   const sources = Math.max(newestMtime(path.join(root, 'lib'), '.ts'), fs.statSync(path.join(root, 'binding.d.ts')).mtimeMs);
   if (!fs.existsSync(path.join(dist, 'index.js')) || newestMtime(dist, '.js') < sources) {
-    run('compiling lib/ into dist/', [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')]);
+    run('compiling lib/ into dist/', [
+      path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      path.join(root, 'tsconfig.json'),
+    ]);
   }
 }

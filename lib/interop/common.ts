@@ -31,14 +31,18 @@ export function toDict(who: string, source: unknown): TensorDict {
     return { get: (n) => source.get(n) as Tensor | undefined, names: () => [...source.keys()] as string[] };
   }
   if (typeof source !== 'object' || source === null || Array.isArray(source) || ArrayBuffer.isView(source)) {
-    throw typeError(`${who}: weights`, 'an object or Map of tensors keyed by name, loadSafetensors() contents or a file path', source);
+    throw typeError(
+      `${who}: weights`,
+      'an object or Map of tensors keyed by name, loadSafetensors() contents or a file path',
+      source,
+    );
   }
   const s = source as Record<string, unknown>;
-  const record = (typeof s.tensors === 'object' && s.tensors !== null && !isTensorLike(s.tensors) && 'metadata' in s
-    ? s.tensors
-    : s) as Record<string, Tensor>;
+  const record = (
+    typeof s.tensors === 'object' && s.tensors !== null && !isTensorLike(s.tensors) && 'metadata' in s ? s.tensors : s
+  ) as Record<string, Tensor>;
   return {
-    get: (n) => (Object.prototype.hasOwnProperty.call(record, n) ? record[n] : undefined),
+    get: (n) => (Object.hasOwn(record, n) ? record[n] : undefined),
     names: () => Object.keys(record),
   };
 }
@@ -128,13 +132,19 @@ export function pickOverrides(who: string, options: Readonly<Record<string, unkn
 }
 
 /** An importer's options object; its keys must be among `allowed` (see optionKeys). */
-export function checkOptions(who: string, options: unknown, required: boolean, allowed: readonly string[]): Readonly<Record<string, unknown>> {
+export function checkOptions(
+  who: string,
+  options: unknown,
+  required: boolean,
+  allowed: readonly string[],
+): Readonly<Record<string, unknown>> {
   if (required && (options === undefined || options === null)) throw typeError(`${who}: options`, 'an options object', options);
   return checkOptionsObject(`${who}: options`, options, allowed);
 }
 
 export function checkHeads(who: string, value: unknown): number {
-  if (value === undefined) throw typeError(`${who}: numHeads`, 'a positive integer (it cannot be inferred from the weights)', value);
+  if (value === undefined)
+    throw typeError(`${who}: numHeads`, 'a positive integer (it cannot be inferred from the weights)', value);
   if (typeof value !== 'number') throw typeError(`${who}: numHeads`, 'a positive integer', value);
   if (!Number.isSafeInteger(value) || value < 1) throw rangeError(`${who}: numHeads`, 'a positive integer', `${value}`);
   return value;

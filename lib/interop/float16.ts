@@ -38,9 +38,12 @@ export function float16ToFloat32(src: Uint16Array, out = new Float32Array(src.le
     const sign = (h & 0x8000) << 16;
     const exp = h & 0x7c00;
     const mant = h & 0x3ff;
-    if (exp === 0x7c00) bits[i] = sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13); // ±Infinity, quiet NaN
-    else if (exp !== 0) bits[i] = sign | (((exp >>> 10) + 112) << 23) | (mant << 13); // normal
-    else if (mant === 0) bits[i] = sign; // ±0
+    if (exp === 0x7c00)
+      bits[i] = sign | (mant ? 0x7fc00000 : 0x7f800000) | (mant << 13); // ±Infinity, quiet NaN
+    else if (exp !== 0)
+      bits[i] = sign | (((exp >>> 10) + 112) << 23) | (mant << 13); // normal
+    else if (mant === 0)
+      bits[i] = sign; // ±0
     else out[i] = (sign ? -mant : mant) * 2 ** -24; // subnormal: exact in float32
   }
   return out;
@@ -69,12 +72,12 @@ function toHalfBits(x: number): number {
     const half = 1 << (shift - 1);
     const rest = m & ((1 << shift) - 1);
     let h = m >>> shift;
-    if (rest > half || (rest === half && (h & 1))) h++;
+    if (rest > half || (rest === half && h & 1)) h++;
     return sign | h; // a carry into the exponent field is the correct result
   }
   let h = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++; // carry may round up to Infinity: correct
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++; // carry may round up to Infinity: correct
   return sign | h;
 }
 

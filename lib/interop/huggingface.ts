@@ -56,7 +56,12 @@ const FROM = 'fromHuggingFace';
 
 /** Builds a MultiHeadAttention from a Hugging Face attention block's linears. */
 export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOptions): MultiHeadAttention {
-  const o = checkOptions(FROM, options, true, optionKeys<FromHuggingFaceOptions>()({ numHeads: true, prefix: true, numKeyValueHeads: true, scale: true }));
+  const o = checkOptions(
+    FROM,
+    options,
+    true,
+    optionKeys<FromHuggingFaceOptions>()({ numHeads: true, prefix: true, numKeyValueHeads: true, scale: true }),
+  );
   const H = checkHeads(FROM, o.numHeads);
   const prefix = checkPrefix(FROM, o.prefix);
   const dict = toDict(FROM, source);
@@ -67,7 +72,11 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
   else if (dict.get(n('q_proj.weight'))) {
     const hasOut = dict.get(n('out_proj.weight')) !== undefined;
     if (!hasOut && dict.get(n('o_proj.weight')) === undefined) {
-      throw rangeError(FROM, `a tensor named ${JSON.stringify(n('o_proj.weight'))} or ${JSON.stringify(n('out_proj.weight'))}`, 'neither');
+      throw rangeError(
+        FROM,
+        `a tensor named ${JSON.stringify(n('o_proj.weight'))} or ${JSON.stringify(n('out_proj.weight'))}`,
+        'neither',
+      );
     }
     names = hasOut ? HF_LINEAR_NAMES.bart : HF_LINEAR_NAMES.llama;
   } else {
@@ -96,10 +105,15 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
   }
   const Hkv = kOut / keyDim;
   if (o.numKeyValueHeads !== undefined && o.numKeyValueHeads !== Hkv) {
-    throw rangeError(`${FROM}: numKeyValueHeads`, `${Hkv} (from ${names.k}'s shape [${k.shape.join(', ')}])`, `${String(o.numKeyValueHeads)}`);
+    throw rangeError(
+      `${FROM}: numKeyValueHeads`,
+      `${Hkv} (from ${names.k}'s shape [${k.shape.join(', ')}])`,
+      `${String(o.numKeyValueHeads)}`,
+    );
   }
   const v = mustGet(dict, n(`${names.v}.weight`), ['Hkv·valueDim', 'vdim']);
-  if (v.shape[0]! % Hkv !== 0) throw rangeError(`${FROM}: ${n(`${names.v}.weight`)}`, `an output size that is a multiple of ${Hkv} heads`, `${v.shape[0]}`);
+  if (v.shape[0]! % Hkv !== 0)
+    throw rangeError(`${FROM}: ${n(`${names.v}.weight`)}`, `an output size that is a multiple of ${Hkv} heads`, `${v.shape[0]}`);
   const valueDim = v.shape[0]! / Hkv;
   const out = mustGet(dict, n(`${names.o}.weight`), ['outputDim', H * valueDim]);
   const outputDim = out.shape[0]!;
@@ -126,7 +140,17 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
     weights.bo = biases[3] ? { data: biases[3].data.slice(), shape: [outputDim] } : zeros(outputDim);
   }
   return buildLayer(
-    { embedDim: E, numHeads: H, keyDim, valueDim, kdim: k.shape[1]!, vdim: v.shape[1]!, outputDim, useBias, ...pickOverrides(FROM, o) },
+    {
+      embedDim: E,
+      numHeads: H,
+      keyDim,
+      valueDim,
+      kdim: k.shape[1]!,
+      vdim: v.shape[1]!,
+      outputDim,
+      useBias,
+      ...pickOverrides(FROM, o),
+    },
     weights,
   );
 
@@ -168,7 +192,7 @@ export function toHuggingFace(layer: MultiHeadAttention, options: ToHuggingFaceO
   const o = checkOptions(TO, options, true, optionKeys<ToHuggingFaceOptions>()({ style: true, prefix: true }));
   if (o.style === undefined || typeof o.style !== 'string') throw typeError(`${TO}: style`, '"bert", "bart" or "llama"', o.style);
   const names = HF_LINEAR_NAMES[o.style as HuggingFaceStyle];
-  if (!names || !Object.prototype.hasOwnProperty.call(HF_LINEAR_NAMES, o.style)) {
+  if (!names || !Object.hasOwn(HF_LINEAR_NAMES, o.style)) {
     throw rangeError(`${TO}: style`, '"bert", "bart" or "llama"', JSON.stringify(o.style));
   }
   const prefix = checkPrefix(TO, o.prefix);
@@ -176,7 +200,10 @@ export function toHuggingFace(layer: MultiHeadAttention, options: ToHuggingFaceO
   const w = l.getWeights() as Required<Weights>;
   const out: Record<string, Tensor> = {};
   const pairs: [string, Tensor, Tensor | undefined][] = [
-    [names.q, w.wq, w.bq], [names.k, w.wk, w.bk], [names.v, w.wv, w.bv], [names.o, w.wo, w.bo],
+    [names.q, w.wq, w.bq],
+    [names.k, w.wk, w.bk],
+    [names.v, w.wv, w.bv],
+    [names.o, w.wo, w.bo],
   ];
   for (const [name, weight, b] of pairs) {
     out[n(`${name}.weight`)] = toLinear(weight);

@@ -89,7 +89,11 @@ export function fromKeras(source: TensorSource, options: FromKerasOptions = {}):
   const valueDim = v.shape[2]!;
   const outName = OUTPUT_NAMES.find((n) => lookup(dict, `${prefix}${n}/kernel`) !== undefined);
   if (!outName) {
-    throw rangeError(FROM, `a tensor named ${JSON.stringify(`${prefix}attention_output/kernel`)} (or attentionOutput/kernel)`, 'none');
+    throw rangeError(
+      FROM,
+      `a tensor named ${JSON.stringify(`${prefix}attention_output/kernel`)} (or attentionOutput/kernel)`,
+      'none',
+    );
   }
   const wo = get(`${outName}/kernel`, [H, valueDim, 'outputDim']);
   const outputDim = wo.shape[2]!;
@@ -98,7 +102,11 @@ export function fromKeras(source: TensorSource, options: FromKerasOptions = {}):
   const useBias = present.length > 0;
   if (useBias && present.length !== 4) {
     const missing = biasNames.filter((n) => !present.includes(n));
-    throw rangeError(FROM, 'all four biases or none (use_bias)', `no ${missing.map((n) => JSON.stringify(prefix + n)).join(', ')}`);
+    throw rangeError(
+      FROM,
+      'all four biases or none (use_bias)',
+      `no ${missing.map((n) => JSON.stringify(prefix + n)).join(', ')}`,
+    );
   }
   const weights: Weights = {
     wq: copyTensor(q, [E, H * keyDim]),
@@ -113,7 +121,17 @@ export function fromKeras(source: TensorSource, options: FromKerasOptions = {}):
     weights.bo = copyTensor(get(`${outName}/bias`, [outputDim]));
   }
   return buildLayer(
-    { embedDim: E, numHeads: H, keyDim, valueDim, kdim: k.shape[0]!, vdim: v.shape[0]!, outputDim, useBias, ...pickOverrides(FROM, o) },
+    {
+      embedDim: E,
+      numHeads: H,
+      keyDim,
+      valueDim,
+      kdim: k.shape[0]!,
+      vdim: v.shape[0]!,
+      outputDim,
+      useBias,
+      ...pickOverrides(FROM, o),
+    },
     weights,
   );
 }
@@ -164,14 +182,17 @@ export function toKeras(layer: MultiHeadAttention, options: ToKerasOptions = {})
  */
 export function fromKerasAttentionMask(mask: Tensor<Uint8Array> | Tensor): Tensor<Uint8Array> {
   const arg = 'fromKerasAttentionMask: mask';
-  if (typeof mask !== 'object' || mask === null || ArrayBuffer.isView(mask)) throw typeError(arg, 'a tensor { data: Uint8Array | Float32Array, shape }', mask);
+  if (typeof mask !== 'object' || mask === null || ArrayBuffer.isView(mask))
+    throw typeError(arg, 'a tensor { data: Uint8Array | Float32Array, shape }', mask);
   const { data, shape } = mask as { data: unknown; shape: unknown };
-  if (!(data instanceof Uint8Array) && !(data instanceof Float32Array)) throw typeError(`${arg}.data`, 'a Uint8Array or a Float32Array', data);
+  if (!(data instanceof Uint8Array) && !(data instanceof Float32Array))
+    throw typeError(`${arg}.data`, 'a Uint8Array or a Float32Array', data);
   if (!Array.isArray(shape) || (shape.length !== 2 && shape.length !== 3)) {
     throw rangeError(arg, 'shape [B, T, S] or [T, S]', Array.isArray(shape) ? `[${shape.join(', ')}]` : String(shape));
   }
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (data.length !== count) throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
+  if (data.length !== count)
+    throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
   const bytes = data instanceof Uint8Array ? data : Uint8Array.from(data, (v) => (v !== 0 ? 1 : 0));
   return { data: bytes, shape: shape.length === 3 ? [shape[0], 1, shape[1], shape[2]] : [...shape] };
 }

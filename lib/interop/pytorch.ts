@@ -51,13 +51,21 @@ export function fromPyTorch(source: TensorSource, options: FromPyTorchOptions): 
 
   for (const extra of ['bias_k', 'bias_v']) {
     if (dict.get(n(extra))) {
-      throw rangeError(FROM, 'an nn.MultiheadAttention without add_bias_kv', `a tensor named ${JSON.stringify(n(extra))} (add_bias_kv=True is not supported)`);
+      throw rangeError(
+        FROM,
+        'an nn.MultiheadAttention without add_bias_kv',
+        `a tensor named ${JSON.stringify(n(extra))} (add_bias_kv=True is not supported)`,
+      );
     }
   }
   const outName = n('out_proj.weight');
   if (!dict.get(outName)) {
     const hits = similarNames(dict, 'out_proj.weight');
-    throw rangeError(FROM, `a tensor named ${JSON.stringify(outName)}`, hits.length ? `none; similar names: ${hits.join(', ')} (check prefix)` : 'none');
+    throw rangeError(
+      FROM,
+      `a tensor named ${JSON.stringify(outName)}`,
+      hits.length ? `none; similar names: ${hits.join(', ')} (check prefix)` : 'none',
+    );
   }
   const outW = checkFloat(FROM, outName, dict.get(outName), ['E', 'E']);
   const E = outW.shape[0]!;
@@ -93,7 +101,9 @@ export function fromPyTorch(source: TensorSource, options: FromPyTorchOptions): 
     weights.bq = sliceVector(b, 0, E);
     weights.bk = sliceVector(b, E, E);
     weights.bv = sliceVector(b, 2 * E, E);
-    weights.bo = outBias ? { data: checkFloat(FROM, n('out_proj.bias'), outBias, [E]).data.slice(), shape: [E] } : { data: new Float32Array(E), shape: [E] };
+    weights.bo = outBias
+      ? { data: checkFloat(FROM, n('out_proj.bias'), outBias, [E]).data.slice(), shape: [E] }
+      : { data: new Float32Array(E), shape: [E] };
   }
   return buildLayer({ embedDim: E, numHeads, kdim, vdim, useBias, ...pickOverrides(FROM, o) }, weights);
 }
@@ -167,9 +177,11 @@ function checkMask(arg: string, mask: unknown, ranks: number[]): { data: Uint8Ar
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
     throw typeError(`${arg}.shape`, 'an array of positive integers', shape);
   }
-  if (!ranks.includes(shape.length)) throw rangeError(arg, `a tensor of rank ${ranks.join(' or ')}`, `shape ${formatShape(shape)}`);
+  if (!ranks.includes(shape.length))
+    throw rangeError(arg, `a tensor of rank ${ranks.join(' or ')}`, `shape ${formatShape(shape)}`);
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
-  if (data.length !== count) throw rangeError(`${arg}.data`, `${count} elements for shape ${formatShape(shape)}`, `${data.length}`);
+  if (data.length !== count)
+    throw rangeError(`${arg}.data`, `${count} elements for shape ${formatShape(shape)}`, `${data.length}`);
   return { data, shape: [...(shape as number[])] };
 }
 
@@ -200,7 +212,8 @@ export function fromTorchAttnMask(mask: TorchMask, options: TorchAttnMaskOptions
       throw typeError('fromTorchAttnMask: numHeads', 'a positive integer for a 3-D attn_mask [B·numHeads, L, S]', o.numHeads);
     }
     const H = checkHeads('fromTorchAttnMask', o.numHeads);
-    if (shape[0]! % H !== 0) throw rangeError(arg, `a first axis that is a multiple of numHeads (${H})`, `shape ${formatShape(shape)}`);
+    if (shape[0]! % H !== 0)
+      throw rangeError(arg, `a first axis that is a multiple of numHeads (${H})`, `shape ${formatShape(shape)}`);
     shape = [shape[0]! / H, H, shape[1]!, shape[2]!];
   }
   return m.data instanceof Uint8Array ? { data: invert(m.data), shape } : { data: m.data, shape };
@@ -227,13 +240,18 @@ export function fromTorchKeyPaddingMask(mask: TorchMask, options: TorchKeyPaddin
   const m = checkMask(`${who}: mask`, mask, [2]);
   const o = checkOptions(who, options, false, optionKeys<TorchKeyPaddingMaskOptions>()({ form: true }));
   const form = o.form ?? 'auto';
-  if (form !== 'auto' && form !== 'mask' && form !== 'keyLengths') throw rangeError(`${who}: form`, '"auto", "mask" or "keyLengths"', JSON.stringify(form));
+  if (form !== 'auto' && form !== 'mask' && form !== 'keyLengths')
+    throw rangeError(`${who}: form`, '"auto", "mask" or "keyLengths"', JSON.stringify(form));
   const [B, S] = m.shape as [number, number];
   if (form !== 'mask') {
     const lengths = m.data instanceof Uint8Array ? suffixLengths(m.data, B, S) : null;
     if (lengths) return { keyLengths: lengths };
     if (form === 'keyLengths') {
-      throw rangeError(`${who}: mask`, 'boolean rows of real keys followed by padding (for keyLengths)', m.data instanceof Uint8Array ? 'padding before a real key' : 'a float mask');
+      throw rangeError(
+        `${who}: mask`,
+        'boolean rows of real keys followed by padding (for keyLengths)',
+        m.data instanceof Uint8Array ? 'padding before a real key' : 'a float mask',
+      );
     }
   }
   const shape = [B, 1, 1, S];
@@ -268,8 +286,14 @@ export interface TorchMasksOptions {
  */
 export function fromTorchMasks(options: TorchMasksOptions): AttentionOptions {
   const who = 'fromTorchMasks';
-  const o = checkOptions(who, options, true, optionKeys<TorchMasksOptions>()({ attnMask: true, keyPaddingMask: true, numHeads: true }));
-  const attn = o.attnMask == null ? null : fromTorchAttnMask(o.attnMask as TorchMask, { numHeads: o.numHeads as number | undefined });
+  const o = checkOptions(
+    who,
+    options,
+    true,
+    optionKeys<TorchMasksOptions>()({ attnMask: true, keyPaddingMask: true, numHeads: true }),
+  );
+  const attn =
+    o.attnMask == null ? null : fromTorchAttnMask(o.attnMask as TorchMask, { numHeads: o.numHeads as number | undefined });
   if (o.keyPaddingMask == null) return attn ? { mask: attn } : {};
   const kpm = fromTorchKeyPaddingMask(o.keyPaddingMask as TorchMask);
   if (!attn) return kpm;
@@ -283,7 +307,11 @@ function mergeMasks(attn: MaskTensor, pad: MaskTensor): MaskTensor {
   const a4 = attn.shape.length === 4 ? attn.shape : [1, 1, attn.shape[0]!, attn.shape[1]!];
   const [aB, H, L, aS] = a4 as [number, number, number, number];
   if (aS !== S || (aB !== 1 && aB !== B)) {
-    throw rangeError('fromTorchMasks: keyPaddingMask', `shape [${aB === 1 ? 'B' : aB}, ${aS}] to match attnMask ${formatShape(attn.shape)}`, formatShape([B, S]));
+    throw rangeError(
+      'fromTorchMasks: keyPaddingMask',
+      `shape [${aB === 1 ? 'B' : aB}, ${aS}] to match attnMask ${formatShape(attn.shape)}`,
+      formatShape([B, S]),
+    );
   }
   const float = attn.data instanceof Float32Array || pad.data instanceof Float32Array;
   const n = B * H * L * S;

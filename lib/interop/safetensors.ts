@@ -20,14 +20,39 @@ import { bfloat16ToFloat32, float16ToFloat32, float32ToBfloat16, float32ToFloat1
 
 /** Every dtype the safetensors format defines, and its size in bytes. */
 const DTYPE_SIZES: Record<string, number> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  I64: 8, U64: 8, F64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  I64: 8,
+  U64: 8,
+  F64: 8,
 };
 
 export type SafetensorsDtype =
-  | 'BOOL' | 'U8' | 'I8' | 'F8_E5M2' | 'F8_E4M3' | 'I16' | 'U16' | 'F16' | 'BF16' | 'I32' | 'U32' | 'F32' | 'I64' | 'U64' | 'F64';
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'F8_E5M2'
+  | 'F8_E4M3'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'I64'
+  | 'U64'
+  | 'F64';
 
 /** Dtypes loaded as float32 tensors. */
 const FLOAT_DTYPES = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -106,11 +131,19 @@ function parseHeader(bytes: Uint8Array): SafetensorsHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = view.getBigUint64(0, true);
   if (n < 2n || n > BigInt(MAX_HEADER_BYTES)) {
-    throw rangeError(`${WHO}: header length`, `a length prefix between 2 and ${MAX_HEADER_BYTES} bytes (8-byte little-endian)`, `${n}`);
+    throw rangeError(
+      `${WHO}: header length`,
+      `a length prefix between 2 and ${MAX_HEADER_BYTES} bytes (8-byte little-endian)`,
+      `${n}`,
+    );
   }
   const headerBytes = Number(n);
   if (8 + headerBytes > bytes.length) {
-    throw rangeError(`${WHO}: header length`, `at most ${bytes.length - 8} bytes (what follows the length prefix)`, `${headerBytes}`);
+    throw rangeError(
+      `${WHO}: header length`,
+      `at most ${bytes.length - 8} bytes (what follows the length prefix)`,
+      `${headerBytes}`,
+    );
   }
   let text: string;
   try {
@@ -202,8 +235,13 @@ export function loadSafetensors(
   options: LoadSafetensorsOptions = {},
 ): SafetensorsContents {
   if (!isPlainObject(options)) throw typeError(`${WHO}: options`, 'an options object', options);
-  checkOptionsObject(`${WHO}: options`, options, optionKeys<LoadSafetensorsOptions>()({ filter: true, skipUnsupported: true, copy: true }));
-  if (options.filter !== undefined && typeof options.filter !== 'function') throw typeError(`${WHO}: filter`, 'a function', options.filter);
+  checkOptionsObject(
+    `${WHO}: options`,
+    options,
+    optionKeys<LoadSafetensorsOptions>()({ filter: true, skipUnsupported: true, copy: true }),
+  );
+  if (options.filter !== undefined && typeof options.filter !== 'function')
+    throw typeError(`${WHO}: filter`, 'a function', options.filter);
   const bytes = toBytes(`${WHO}: source`, source);
   const header = parseHeader(bytes);
   const out: SafetensorsContents = { tensors: {}, byteTensors: {}, metadata: header.metadata, dtypes: {}, skipped: [] };
@@ -265,9 +303,7 @@ function readFloat(buffer: ArrayBufferLike, start: number, count: number, dtype:
 }
 
 /** A tensor to save: float32 data stored as F32 (default), F16 or BF16; Uint8Array data as U8 (default) or BOOL. */
-export type SaveableTensor =
-  | (Tensor & { dtype?: 'F32' | 'F16' | 'BF16' })
-  | (Tensor<Uint8Array> & { dtype?: 'U8' | 'BOOL' });
+export type SaveableTensor = (Tensor & { dtype?: 'F32' | 'F16' | 'BF16' }) | (Tensor<Uint8Array> & { dtype?: 'U8' | 'BOOL' });
 
 export interface SaveSafetensorsOptions {
   /** Store every float32 tensor without its own dtype as this (default 'F32'). */
@@ -290,12 +326,15 @@ export function saveSafetensors(
 ): Uint8Array {
   // Declared as Uint8Array (it is a Node Buffer at run time) so that the published types
   // do not require @types/node.
-  if (!isPlainObject(tensors) || ArrayBuffer.isView(tensors)) throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
-  if (path !== undefined && path !== null && typeof path !== 'string') throw typeError(`${SAVE}: path`, 'a file path string', path);
+  if (!isPlainObject(tensors) || ArrayBuffer.isView(tensors))
+    throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
+  if (path !== undefined && path !== null && typeof path !== 'string')
+    throw typeError(`${SAVE}: path`, 'a file path string', path);
   if (!isPlainObject(options)) throw typeError(`${SAVE}: options`, 'an options object', options);
   checkOptionsObject(`${SAVE}: options`, options, optionKeys<SaveSafetensorsOptions>()({ dtype: true }));
   const defaultFloat: unknown = options.dtype ?? 'F32';
-  if (typeof defaultFloat !== 'string' || !['F32', 'F16', 'BF16'].includes(defaultFloat)) throw rangeError(`${SAVE}: options.dtype`, '"F32", "F16" or "BF16"', describe(defaultFloat));
+  if (typeof defaultFloat !== 'string' || !['F32', 'F16', 'BF16'].includes(defaultFloat))
+    throw rangeError(`${SAVE}: options.dtype`, '"F32", "F16" or "BF16"', describe(defaultFloat));
 
   const items: { name: string; dtype: string; shape: number[]; bytes: Uint8Array }[] = [];
   for (const [name, t] of Object.entries(tensors)) {
@@ -313,8 +352,10 @@ export function saveSafetensors(
     let bytes: Uint8Array;
     if (data instanceof Float32Array) {
       dtype ??= defaultFloat;
-      if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw rangeError(`${arg}.dtype`, '"F32", "F16" or "BF16" for float32 data', describe(dtype));
-      if (data.length !== count) throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
+      if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16')
+        throw rangeError(`${arg}.dtype`, '"F32", "F16" or "BF16" for float32 data', describe(dtype));
+      if (data.length !== count)
+        throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
       if (dtype === 'F32') bytes = float32Bytes(data);
       else {
         const half = dtype === 'F16' ? float32ToFloat16(data) : float32ToBfloat16(data);
@@ -322,8 +363,10 @@ export function saveSafetensors(
       }
     } else if (data instanceof Uint8Array) {
       dtype ??= 'U8';
-      if (dtype !== 'U8' && dtype !== 'BOOL') throw rangeError(`${arg}.dtype`, '"U8" or "BOOL" for Uint8Array data', describe(dtype));
-      if (data.length !== count) throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
+      if (dtype !== 'U8' && dtype !== 'BOOL')
+        throw rangeError(`${arg}.dtype`, '"U8" or "BOOL" for Uint8Array data', describe(dtype));
+      if (data.length !== count)
+        throw rangeError(`${arg}.data`, `${count} elements for shape [${shape.join(', ')}]`, `${data.length}`);
       bytes = dtype === 'BOOL' ? data.map((v) => (v ? 1 : 0)) : data;
     } else throw typeError(`${arg}.data`, 'a Float32Array or a Uint8Array', data);
     items.push({ name, dtype: dtype as string, shape: [...(shape as number[])], bytes });
@@ -333,7 +376,8 @@ export function saveSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata !== undefined && metadata !== null) {
     if (!isPlainObject(metadata)) throw typeError(`${SAVE}: metadata`, 'an object of strings', metadata);
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw typeError(`${SAVE}: metadata.${k}`, 'a string', v);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') throw typeError(`${SAVE}: metadata.${k}`, 'a string', v);
     if (Object.keys(metadata).length > 0) header.__metadata__ = { ...metadata };
   }
   let offset = 0;

@@ -91,19 +91,32 @@ export function loadTfjsWeights(modelJsonPath: string, options: LoadTfjsWeightsO
       if (spec.dtype === 'string') {
         size = stringBytes(bytes, offset, count, warg);
       } else {
-        const elem = isObject(q) ? ({ uint8: 1, uint16: 2, float16: 2 } as Record<string, number>)[q.dtype as string]
+        const elem = isObject(q)
+          ? ({ uint8: 1, uint16: 2, float16: 2 } as Record<string, number>)[q.dtype as string]
           : ({ float32: 4, int32: 4, bool: 1, complex64: 8 } as Record<string, number>)[spec.dtype];
         if (elem === undefined) {
-          throw rangeError(`${warg} (${JSON.stringify(name)})`, 'dtype float32, int32, bool, string or complex64, quantized as uint8, uint16 or float16', JSON.stringify(isObject(q) ? q : spec.dtype));
+          throw rangeError(
+            `${warg} (${JSON.stringify(name)})`,
+            'dtype float32, int32, bool, string or complex64, quantized as uint8, uint16 or float16',
+            JSON.stringify(isObject(q) ? q : spec.dtype),
+          );
         }
         size = count * elem;
       }
       if (offset + size > bytes.length) {
-        throw rangeError(`${warg} (${JSON.stringify(name)})`, `${size} bytes at offset ${offset} of the shards`, `shards of ${bytes.length} bytes in all`);
+        throw rangeError(
+          `${warg} (${JSON.stringify(name)})`,
+          `${size} bytes at offset ${offset} of the shards`,
+          `shards of ${bytes.length} bytes in all`,
+        );
       }
       if (spec.dtype !== 'float32') {
         if (!options.skipUnsupported) {
-          throw rangeError(`${warg} (${JSON.stringify(name)}).dtype`, 'float32 (pass skipUnsupported: true to leave it out)', JSON.stringify(spec.dtype));
+          throw rangeError(
+            `${warg} (${JSON.stringify(name)}).dtype`,
+            'float32 (pass skipUnsupported: true to leave it out)',
+            JSON.stringify(spec.dtype),
+          );
         }
       } else {
         out[name] = { data: decode(bytes, offset, count, isObject(q) ? q : null, warg), shape: [...(shape as number[])] };
@@ -175,11 +188,19 @@ const SAVE = 'saveTfjsWeights';
  * Writes tensors as a TF.js weights manifest and float32 shards: `dir/model.json` and
  * `dir/group1-shard{i}of{n}.bin`, in the tensors' order (e.g. toKeras()'s).
  */
-export function saveTfjsWeights(tensors: Record<string, Tensor>, dir: string, options: SaveTfjsWeightsOptions = {}): SavedTfjsWeights {
+export function saveTfjsWeights(
+  tensors: Record<string, Tensor>,
+  dir: string,
+  options: SaveTfjsWeightsOptions = {},
+): SavedTfjsWeights {
   if (!isObject(tensors)) throw typeError(`${SAVE}: tensors`, 'an object of tensors keyed by name', tensors);
   if (typeof dir !== 'string') throw typeError(`${SAVE}: dir`, 'a directory path', dir);
   if (!isObject(options)) throw typeError(`${SAVE}: options`, 'an options object', options);
-  checkOptionsObject(`${SAVE}: options`, options, optionKeys<SaveTfjsWeightsOptions>()({ modelJsonName: true, shardBytes: true, modelTopology: true, format: true }));
+  checkOptionsObject(
+    `${SAVE}: options`,
+    options,
+    optionKeys<SaveTfjsWeightsOptions>()({ modelJsonName: true, shardBytes: true, modelTopology: true, format: true }),
+  );
   const shardBytes = options.shardBytes ?? 4 * 1024 * 1024;
   if (typeof shardBytes !== 'number' || !Number.isSafeInteger(shardBytes) || shardBytes < 1) {
     throw rangeError(`${SAVE}: shardBytes`, 'a positive integer', describe(shardBytes));
@@ -194,13 +215,18 @@ export function saveTfjsWeights(tensors: Record<string, Tensor>, dir: string, op
       throw typeError(`${SAVE}: ${JSON.stringify(name)}`, 'a tensor { data: Float32Array, shape }', t);
     }
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== count) throw rangeError(`${SAVE}: ${JSON.stringify(name)}.data`, `${count} elements for shape ${formatShape(t.shape)}`, `${t.data.length}`);
+    if (t.data.length !== count)
+      throw rangeError(
+        `${SAVE}: ${JSON.stringify(name)}.data`,
+        `${count} elements for shape ${formatShape(t.shape)}`,
+        `${t.data.length}`,
+      );
     weights.push({ name, shape: [...t.shape], dtype: 'float32' });
     let bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (!LITTLE_ENDIAN) {
       bytes = new Uint8Array(t.data.byteLength);
       const dv = new DataView(bytes.buffer);
-      t.data.forEach((v, i) => dv.setFloat32(i * 4, v, true));
+      for (let i = 0; i < t.data.length; i++) dv.setFloat32(i * 4, t.data[i]!, true);
     }
     chunks.push(bytes);
     total += bytes.length;
@@ -257,16 +283,23 @@ export interface FromTfjsOptions {
  * GPU backends download (a synchronous read) and return a fresh array.
  */
 export function fromTfjs(t: TfjsTensorLike, options: FromTfjsOptions = {}): Tensor {
-  if (typeof t !== 'object' || t === null || typeof (t as { dataSync?: unknown }).dataSync !== 'function' || !Array.isArray(t.shape)) {
+  if (
+    typeof t !== 'object' ||
+    t === null ||
+    typeof (t as { dataSync?: unknown }).dataSync !== 'function' ||
+    !Array.isArray(t.shape)
+  ) {
     throw typeError('fromTfjs: tensor', 'a tf.Tensor (an object with shape and dataSync())', t);
   }
   checkOptionsObject('fromTfjs: options', options, optionKeys<FromTfjsOptions>()({ copy: true }));
-  if (t.dtype !== undefined && t.dtype !== 'float32') throw typeError('fromTfjs: tensor.dtype', '"float32" (use t.toFloat() / tf.cast first)', t.dtype);
+  if (t.dtype !== undefined && t.dtype !== 'float32')
+    throw typeError('fromTfjs: tensor.dtype', '"float32" (use t.toFloat() / tf.cast first)', t.dtype);
   const data = t.dataSync();
   if (!(data instanceof Float32Array)) throw typeError('fromTfjs: tensor.dataSync()', 'a Float32Array', data);
   const shape = [...t.shape];
   const count = shape.reduce((a, b) => a * b, 1);
-  if (data.length !== count) throw rangeError('fromTfjs: tensor.dataSync()', `${count} elements for shape ${formatShape(shape)}`, `${data.length}`);
+  if (data.length !== count)
+    throw rangeError('fromTfjs: tensor.dataSync()', `${count} elements for shape ${formatShape(shape)}`, `${data.length}`);
   return { data: options.copy ? data.slice() : data, shape };
 }
 

@@ -61,7 +61,16 @@ describe('MultiHeadAttention matches the float64 reference on random problems', 
         const Lk = c.inputs === 'self' ? c.Lq : c.Lk;
         const B = c.unbatched ? 1 : c.B;
         const { layer, weights, config } = buildLayer(
-          { embedDim: c.E, numHeads: c.H, keyDim: c.keyDim, valueDim: c.valueDim, kdim, vdim, outputDim: c.outputDim, useBias: c.useBias },
+          {
+            embedDim: c.E,
+            numHeads: c.H,
+            keyDim: c.keyDim,
+            valueDim: c.valueDim,
+            kdim,
+            vdim,
+            outputDim: c.outputDim,
+            useBias: c.useBias,
+          },
           c.seed,
         );
         const shape = (L: number, F: number) => (c.unbatched ? [L, F] : [B, L, F]);
@@ -73,7 +82,14 @@ describe('MultiHeadAttention matches the float64 reference on random problems', 
         const options = { mask, causal: c.causal, keyLengths };
         const out = c.withOut ? new Float32Array(B * c.Lq * c.outputDim).fill(NaN) : undefined;
 
-        const ref = referenceMha(weights, config, query, c.inputs === 'self' ? null : key, c.inputs === 'separate' ? value : null, options);
+        const ref = referenceMha(
+          weights,
+          config,
+          query,
+          c.inputs === 'self' ? null : key,
+          c.inputs === 'separate' ? value : null,
+          options,
+        );
         await withThreads(c.threads, async () => {
           const callOptions = { ...options, ...(out ? { out } : {}) };
           const args = [query, c.inputs === 'self' ? null : key, c.inputs === 'separate' ? value : null] as const;
@@ -83,7 +99,10 @@ describe('MultiHeadAttention matches the float64 reference on random problems', 
             if (out) expect(r.data).toBe(out);
             check(r.data, ref.output, 'output');
           } else {
-            const r = c.mode === 'forwardWithWeights' ? layer.forwardWithWeights(...args, callOptions) : await layer.forwardWithWeightsAsync(...args, callOptions);
+            const r =
+              c.mode === 'forwardWithWeights'
+                ? layer.forwardWithWeights(...args, callOptions)
+                : await layer.forwardWithWeightsAsync(...args, callOptions);
             check(r.output.data, ref.output, 'output');
             check(r.weights.data, ref.probs, 'attention weights');
           }

@@ -83,7 +83,8 @@ export function buildLayer(config: Omit<RefMhaConfig, 'scale'> & { scale?: numbe
   if (layer.useBias) {
     const shapes = layer.weightShapes();
     const biases: Weights = {};
-    for (const [i, name] of (['bq', 'bk', 'bv', 'bo'] as const).entries()) biases[name] = randomTensor(shapes[name]!, seed * 7 + i, 0.5);
+    for (const [i, name] of (['bq', 'bk', 'bv', 'bo'] as const).entries())
+      biases[name] = randomTensor(shapes[name]!, seed * 7 + i, 0.5);
     layer.setWeights(biases);
   }
   return { layer, weights: layer.getWeights(), config: refConfig(layer) };
@@ -107,7 +108,8 @@ export function describeMismatch(actual: ArrayLike<number>, ref: ArrayLike<numbe
   for (let i = 0; i < ref.length; i++) {
     const a = actual[i]!;
     const r = ref[i]!;
-    if (Number.isNaN(a) !== Number.isNaN(r) || Math.abs(a - r) > 1e-3 * Math.max(scale, 1e-6)) return `first mismatch at ${i}: ${a} vs ${r}`;
+    if (Number.isNaN(a) !== Number.isNaN(r) || Math.abs(a - r) > 1e-3 * Math.max(scale, 1e-6))
+      return `first mismatch at ${i}: ${a} vs ${r}`;
   }
   return 'no element differs by more than 1e-3 of the scale';
 }

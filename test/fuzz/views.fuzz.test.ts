@@ -26,7 +26,10 @@ class Arena {
   private readonly views = new Map<string, Float32Array | Uint8Array | Int32Array>();
   private readonly buffers = new Map<Kind, { bytes: Uint8Array; owned: boolean[] }>();
 
-  constructor(private readonly shared: boolean, private readonly next: () => number) {}
+  constructor(
+    private readonly shared: boolean,
+    private readonly next: () => number,
+  ) {}
 
   add(name: string, kind: Kind, length: number): void {
     const r = this.next();
@@ -51,7 +54,11 @@ class Arena {
       for (const r of mine) {
         at += r.gapBefore;
         const view =
-          kind === 'f32' ? new Float32Array(buffer, at * 4, r.length) : kind === 'u8' ? new Uint8Array(buffer, at, r.length) : new Int32Array(buffer, at * 4, r.length);
+          kind === 'f32'
+            ? new Float32Array(buffer, at * 4, r.length)
+            : kind === 'u8'
+              ? new Uint8Array(buffer, at, r.length)
+              : new Int32Array(buffer, at * 4, r.length);
         this.views.set(r.name, view);
         for (let i = 0; i < r.length; i++) owned[at + i] = true;
         at += r.length;
@@ -71,7 +78,8 @@ class Arena {
     const damaged: string[] = [];
     for (const [kind, { bytes, owned }] of this.buffers) {
       const all = kind === 'u8' ? bytes : kind === 'f32' ? new Uint32Array(bytes.buffer) : new Int32Array(bytes.buffer);
-      for (let i = 0; i < all.length; i++) if (!owned[i] && all[i] !== CANARY[kind]) damaged.push(`${kind}[${i}] = 0x${(all[i]! >>> 0).toString(16)}`);
+      for (let i = 0; i < all.length; i++)
+        if (!owned[i] && all[i] !== CANARY[kind]) damaged.push(`${kind}[${i}] = 0x${(all[i]! >>> 0).toString(16)}`);
     }
     return damaged;
   }
@@ -95,7 +103,8 @@ function expectMatch(actual: ArrayLike<number>, ref: ArrayLike<number>, what: st
 }
 
 function expectUnchanged(view: ArrayLike<number>, copy: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < copy.length; i++) if (!Object.is(view[i], copy[i])) throw new Error(`${what}[${i}] was written: ${copy[i]} → ${view[i]}`);
+  for (let i = 0; i < copy.length; i++)
+    if (!Object.is(view[i], copy[i])) throw new Error(`${what}[${i}] was written: ${copy[i]} → ${view[i]}`);
 }
 
 const viewCaseArb = fc.record({
@@ -129,7 +138,16 @@ describe('offset views with NaN canaries around them', () => {
         const Lk = c.inputs === 'self' ? c.Lq : c.Lk;
         const { B, Lq, H } = c;
         const { layer, weights, config } = buildLayer(
-          { embedDim: c.E, numHeads: H, keyDim: c.keyDim, valueDim: c.valueDim, kdim, vdim, outputDim: c.outputDim, useBias: true },
+          {
+            embedDim: c.E,
+            numHeads: H,
+            keyDim: c.keyDim,
+            valueDim: c.valueDim,
+            kdim,
+            vdim,
+            outputDim: c.outputDim,
+            useBias: true,
+          },
           c.seed,
         );
         // Plain copies: what the reference sees, and what the views must still hold after.
@@ -162,12 +180,18 @@ describe('offset views with NaN canaries around them', () => {
         const out = arena.view<Float32Array>('out');
         out.fill(NaN);
 
-        const ref = referenceMha(weights, config, q, c.inputs === 'self' ? null : k, c.inputs === 'separate' ? v : null, { mask, causal: c.causal, keyLengths: kl });
+        const ref = referenceMha(weights, config, q, c.inputs === 'self' ? null : k, c.inputs === 'separate' ? v : null, {
+          mask,
+          causal: c.causal,
+          keyLengths: kl,
+        });
         const options = { mask: vmask, causal: c.causal, keyLengths: vkl, out };
         const args = [vq, c.inputs === 'self' ? null : vk, c.inputs === 'separate' ? vv : null] as const;
         await withThreads(c.threads, async () => {
           if (c.withWeights) {
-            const r = c.async ? await layer.forwardWithWeightsAsync(...args, options) : layer.forwardWithWeights(...args, options);
+            const r = c.async
+              ? await layer.forwardWithWeightsAsync(...args, options)
+              : layer.forwardWithWeights(...args, options);
             expectMatch(r.weights.data, ref.probs, 'weights');
           } else if (c.async) await layer.forwardAsync(...args, options);
           else layer.forward(...args, options);

@@ -31,7 +31,8 @@ export function makeLayer(options: Omit<MultiHeadAttentionOptions, 'seed'>, seed
   if (layer.useBias) {
     const shapes = layer.weightShapes();
     const biases: Weights = {};
-    for (const name of ['bq', 'bk', 'bv', 'bo'] as const) biases[name] = randomTensor(shapes[name]!, seed * 31 + name.charCodeAt(1), biasRange);
+    for (const name of ['bq', 'bk', 'bv', 'bo'] as const)
+      biases[name] = randomTensor(shapes[name]!, seed * 31 + name.charCodeAt(1), biasRange);
     layer.setWeights(biases);
   }
   return { layer, weights: layer.getWeights(), config: refConfig(layer) };

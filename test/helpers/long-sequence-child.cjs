@@ -41,7 +41,11 @@ const ms = performance.now() - t0;
 const peakMaxRss = process.resourceUsage().maxRSS;
 
 let finite = true;
-for (let i = 0; i < y.data.length; i++) if (!Number.isFinite(y.data[i])) { finite = false; break; }
+for (let i = 0; i < y.data.length; i++)
+  if (!Number.isFinite(y.data[i])) {
+    finite = false;
+    break;
+  }
 const O = y.shape[2];
 const outRows = rows.map((i) => Array.from(y.data.subarray(i * O, (i + 1) * O)));
-process.stdout.write(JSON.stringify({ baseRss, baseMaxRss, peakMaxRss, ms, finite, shape: y.shape, rows: outRows }) + '\n');
+process.stdout.write(`${JSON.stringify({ baseRss, baseMaxRss, peakMaxRss, ms, finite, shape: y.shape, rows: outRows })}\n`);

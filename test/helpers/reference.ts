@@ -80,7 +80,12 @@ export function broadcastIndexer(shape: readonly number[], target: readonly [num
  * outputs then have `rows.length` rows per (b, h).
  */
 function sdpaCore(
-  q: Numbers, k: Numbers, v: Numbers, s: SdpaShapes, options: RefSdpaOptions, rows?: readonly number[],
+  q: Numbers,
+  k: Numbers,
+  v: Numbers,
+  s: SdpaShapes,
+  options: RefSdpaOptions,
+  rows?: readonly number[],
 ): RefResult {
   const { B, H, Lq, Lk, Dk, Dv } = s;
   const scale = options.scale ?? 1 / Math.sqrt(Dk);
@@ -218,7 +223,11 @@ function mergeHeads(x: Float64Array, B: number, L: number, H: number, D: number)
  * The output is always laid out batched ([B, Lq, O], B = 1 when unbatched).
  */
 export function referenceMha(
-  weights: RefWeights, config: RefMhaConfig, query: RefTensor, key?: RefTensor | null, value?: RefTensor | null,
+  weights: RefWeights,
+  config: RefMhaConfig,
+  query: RefTensor,
+  key?: RefTensor | null,
+  value?: RefTensor | null,
   options: RefMhaOptions = {},
 ): RefResult {
   const { embedDim: E, numHeads: H, keyDim: Dk, valueDim: Dv, kdim, vdim, outputDim: O, useBias, scale } = config;
@@ -245,8 +254,7 @@ export function referenceMha(
   if (rows) {
     const sel = new Float64Array(B * R * E);
     for (let b = 0; b < B; b++)
-      for (let r = 0; r < R; r++)
-        for (let e = 0; e < E; e++) sel[(b * R + r) * E + e] = query.data[(b * Lq + rows[r]!) * E + e]!;
+      for (let r = 0; r < R; r++) for (let e = 0; e < E; e++) sel[(b * R + r) * E + e] = query.data[(b * Lq + rows[r]!) * E + e]!;
     qIn = sel;
   }
   const qp = linear(qIn, B * R, E, w('wq'), H * Dk, bias('bq'));
@@ -275,8 +283,7 @@ export function averageHeads(probs: Float64Array, B: number, H: number, Lq: numb
   const plane = Lq * Lk;
   const out = new Float64Array(B * plane);
   for (let b = 0; b < B; b++)
-    for (let h = 0; h < H; h++)
-      for (let i = 0; i < plane; i++) out[b * plane + i]! += probs[(b * H + h) * plane + i]! / H;
+    for (let h = 0; h < H; h++) for (let i = 0; i < plane; i++) out[b * plane + i]! += probs[(b * H + h) * plane + i]! / H;
   return out;
 }
 
@@ -351,7 +358,12 @@ export function randomBoolMask(shape: readonly number[], seed: number, pKeep = 0
  * A Float32Array additive mask of `shape`: -Infinity with probability pMasked, otherwise a
  * finite bias uniform in ±spread (never exactly zero).
  */
-export function randomAdditiveMask(shape: readonly number[], seed: number, pMasked = 0.3, spread = 2): { data: Float32Array; shape: number[] } {
+export function randomAdditiveMask(
+  shape: readonly number[],
+  seed: number,
+  pMasked = 0.3,
+  spread = 2,
+): { data: Float32Array; shape: number[] } {
   const n = shape.reduce((a, b) => a * b, 1);
   const next = rng(seed);
   const data = new Float32Array(n);
@@ -373,7 +385,8 @@ export function randomMask(kind: 'bool' | 'additive', shape: readonly number[], 
  * those rows then have nothing to attend to.
  */
 export function maskRowsFully(
-  mask: { data: Uint8Array | Float32Array; shape: number[] }, rows: readonly [b: number, h: number, i: number][],
+  mask: { data: Uint8Array | Float32Array; shape: number[] },
+  rows: readonly [b: number, h: number, i: number][],
 ): void {
   const [, H, Lq, Lk] = mask.shape as [number, number, number, number];
   const off = mask.data instanceof Uint8Array ? 0 : -Infinity;

@@ -19,12 +19,25 @@ const bitsOf = (x: number) => new Uint32Array(new Float32Array([x]).buffer)[0]!;
 
 describe('float16 → float32', () => {
   const known: [number, number][] = [
-    [0x0000, 0], [0x3c00, 1], [0xbc00, -1], [0x4000, 2], [0xc000, -2], [0x3555, 0.333251953125],
-    [0x7bff, 65504], [0xfbff, -65504],
-    [0x0001, 2 ** -24], [0x8001, -(2 ** -24)], [0x0002, 2 ** -23], [0x03ff, 1023 * 2 ** -24], // subnormals
-    [0x0400, 2 ** -14], [0x8400, -(2 ** -14)], // smallest normals
-    [0x7c00, Infinity], [0xfc00, -Infinity],
-    [0x3bff, 0.99951171875], [0x3c01, 1.0009765625], [0x5640, 100],
+    [0x0000, 0],
+    [0x3c00, 1],
+    [0xbc00, -1],
+    [0x4000, 2],
+    [0xc000, -2],
+    [0x3555, 0.333251953125],
+    [0x7bff, 65504],
+    [0xfbff, -65504],
+    [0x0001, 2 ** -24],
+    [0x8001, -(2 ** -24)],
+    [0x0002, 2 ** -23],
+    [0x03ff, 1023 * 2 ** -24], // subnormals
+    [0x0400, 2 ** -14],
+    [0x8400, -(2 ** -14)], // smallest normals
+    [0x7c00, Infinity],
+    [0xfc00, -Infinity],
+    [0x3bff, 0.99951171875],
+    [0x3c01, 1.0009765625],
+    [0x5640, 100],
   ];
   it.each(known)('0x%s', (bits, value) => {
     expect(float16ToFloat32(new Uint16Array([bits]))[0]).toBe(value);
@@ -51,7 +64,10 @@ describe('float16 → float32', () => {
     for (let i = 0; i < 65536; i++) {
       const v = float16BitsToNumber(i);
       const ok = Number.isNaN(v)
-        ? Number.isNaN(wide[i]) && (back[i]! & 0x7c00) === 0x7c00 && (back[i]! & 0x3ff) !== 0 && (back[i]! & 0x8000) === (i & 0x8000)
+        ? Number.isNaN(wide[i]) &&
+          (back[i]! & 0x7c00) === 0x7c00 &&
+          (back[i]! & 0x3ff) !== 0 &&
+          (back[i]! & 0x8000) === (i & 0x8000)
         : Object.is(wide[i], v) && back[i] === i;
       if (!ok) bad.push(i);
     }
@@ -61,9 +77,17 @@ describe('float16 → float32', () => {
 
 describe('bfloat16 → float32', () => {
   const known: [number, number][] = [
-    [0x0000, 0], [0x3f80, 1], [0xbf80, -1], [0x4049, 3.140625], [0x7f7f, 3.3895313892515355e38],
-    [0x0001, 2 ** -133], [0x8001, -(2 ** -133)], [0x007f, 127 * 2 ** -133], [0x0080, 2 ** -126],
-    [0x7f80, Infinity], [0xff80, -Infinity],
+    [0x0000, 0],
+    [0x3f80, 1],
+    [0xbf80, -1],
+    [0x4049, 3.140625],
+    [0x7f7f, 3.3895313892515355e38],
+    [0x0001, 2 ** -133],
+    [0x8001, -(2 ** -133)],
+    [0x007f, 127 * 2 ** -133],
+    [0x0080, 2 ** -126],
+    [0x7f80, Infinity],
+    [0xff80, -Infinity],
   ];
   it.each(known)('0x%s', (bits, value) => {
     expect(bfloat16ToFloat32(new Uint16Array([bits]))[0]).toBe(value);
@@ -132,7 +156,9 @@ describe('float32 → float16 / bfloat16 (round to nearest even)', () => {
 
   it('saveSafetensors writes F16 / BF16, and loading gives the rounded values', () => {
     const values = new Float32Array([1, 0.1, -65520, 1e-7, NaN, 3.3e38]);
-    const buf = saveSafetensors({ h: { data: values, shape: [6], dtype: 'F16' }, b: { data: values, shape: [6] } }, null, null, { dtype: 'BF16' });
+    const buf = saveSafetensors({ h: { data: values, shape: [6], dtype: 'F16' }, b: { data: values, shape: [6] } }, null, null, {
+      dtype: 'BF16',
+    });
     const r = loadSafetensors(buf);
     expect(r.dtypes).toEqual({ h: 'F16', b: 'BF16' });
     expectBitwise(r.tensors.h!.data, float16ToFloat32(float32ToFloat16(values)));

@@ -29,7 +29,10 @@ describe('fromHuggingFace: BERT (self.query/key/value, output.dense)', () => {
 
 describe('fromHuggingFace: BART cross-attention (q_proj, k_proj, v_proj, out_proj)', () => {
   it('matches', () => {
-    const layer = fromHuggingFace(torchFixture('hf_bart.weights.safetensors'), { numHeads: 4, prefix: 'model.decoder.layers.0.encoder_attn' });
+    const layer = fromHuggingFace(torchFixture('hf_bart.weights.safetensors'), {
+      numHeads: 4,
+      prefix: 'model.decoder.layers.0.encoder_attn',
+    });
     const io = loadIo(torchFixture('hf_bart.io.safetensors'));
     const enc = io.f('enc');
     expectMatch(layer.forward(io.f('x'), enc, enc), io.f('out'));
@@ -38,7 +41,10 @@ describe('fromHuggingFace: BART cross-attention (q_proj, k_proj, v_proj, out_pro
 
 describe('fromHuggingFace: Whisper-style (k_proj without bias)', () => {
   it('a missing bias is a zero bias', () => {
-    const layer = fromHuggingFace(torchFixture('hf_whisper.weights.safetensors'), { numHeads: 2, prefix: 'model.encoder.layers.0.self_attn.' });
+    const layer = fromHuggingFace(torchFixture('hf_whisper.weights.safetensors'), {
+      numHeads: 2,
+      prefix: 'model.encoder.layers.0.self_attn.',
+    });
     expect(layer.useBias).toBe(true);
     expect(Array.from(layer.getWeights().bk!.data)).toEqual(new Array(12).fill(0));
     const io = loadIo(torchFixture('hf_whisper.io.safetensors'));
@@ -56,9 +62,9 @@ describe('fromHuggingFace: LLaMA-style (o_proj, no biases, grouped-query attenti
   });
 
   it('numKeyValueHeads is checked against the shapes', () => {
-    expect(() => fromHuggingFace(torchFixture('hf_llama.weights.safetensors'), { numHeads: 4, prefix, numKeyValueHeads: 4 })).toThrow(
-      /numKeyValueHeads: expected 2 \(from k_proj's shape \[8, 16\]\), got 4/,
-    );
+    expect(() =>
+      fromHuggingFace(torchFixture('hf_llama.weights.safetensors'), { numHeads: 4, prefix, numKeyValueHeads: 4 }),
+    ).toThrow(/numKeyValueHeads: expected 2 \(from k_proj's shape \[8, 16\]\), got 4/);
     expect(() => fromHuggingFace(torchFixture('hf_llama.weights.safetensors'), { numHeads: 3, prefix })).toThrow(
       /numHeads: expected a divisor of q_proj's output size \(16\), got 3/,
     );
@@ -67,7 +73,10 @@ describe('fromHuggingFace: LLaMA-style (o_proj, no biases, grouped-query attenti
 
 describe('fromHuggingFace: grouped-query attention with biases (Qwen2-style)', () => {
   it('equals the same block with its kv heads written out in full', () => {
-    const E = 8, H = 4, Hkv = 2, d = 2;
+    const E = 8,
+      H = 4,
+      Hkv = 2,
+      d = 2;
     const rnd = (n: number, s: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + s) * 0.5);
     const gqa: Record<string, Tensor> = {
       'q_proj.weight': { data: rnd(H * d * E, 1), shape: [H * d, E] },
@@ -87,7 +96,7 @@ describe('fromHuggingFace: grouped-query attention with biases (Qwen2-style)', (
         rows.push(block, block);
       }
       const data = new Float32Array(H * d * cols);
-      rows.forEach((r, i) => data.set(r, i * d * cols));
+      for (const [i, r] of rows.entries()) data.set(r, i * d * cols);
       return { data, shape: t.shape.length === 2 ? [H * d, cols] : [H * d] };
     };
     const full = { ...gqa };
@@ -116,19 +125,45 @@ describe('toHuggingFace: export → import round trips', () => {
   });
 
   it('llama style, no bias, through safetensors bytes', () => {
-    const layer = new MultiHeadAttention({ embedDim: 12, numHeads: 3, keyDim: 5, valueDim: 2, kdim: 7, vdim: 6, outputDim: 9, useBias: false, seed: 4 });
+    const layer = new MultiHeadAttention({
+      embedDim: 12,
+      numHeads: 3,
+      keyDim: 5,
+      valueDim: 2,
+      kdim: 7,
+      vdim: 6,
+      outputDim: 9,
+      useBias: false,
+      seed: 4,
+    });
     const bytes = saveSafetensors(toHuggingFace(layer, { style: 'llama', prefix: 'm.attn' }));
     const contents = loadSafetensors(bytes);
-    expect(Object.keys(contents.tensors).sort()).toEqual(['m.attn.k_proj.weight', 'm.attn.o_proj.weight', 'm.attn.q_proj.weight', 'm.attn.v_proj.weight']);
+    expect(Object.keys(contents.tensors).sort()).toEqual([
+      'm.attn.k_proj.weight',
+      'm.attn.o_proj.weight',
+      'm.attn.q_proj.weight',
+      'm.attn.v_proj.weight',
+    ]);
     const again = fromHuggingFace(contents, { numHeads: 3, prefix: 'm.attn' });
-    expect([again.keyDim, again.valueDim, again.kdim, again.vdim, again.outputDim, again.useBias]).toEqual([5, 2, 7, 6, 9, false]);
+    expect([again.keyDim, again.valueDim, again.kdim, again.vdim, again.outputDim, again.useBias]).toEqual([
+      5,
+      2,
+      7,
+      6,
+      9,
+      false,
+    ]);
     for (const n of layer.weightNames) expectBitwise(again.getWeights()[n]!.data, layer.getWeights()[n]!.data);
   });
 
   it('errors', () => {
     const layer = new MultiHeadAttention({ embedDim: 4, numHeads: 2, seed: 1 });
-    expect(() => toHuggingFace(layer, {} as never)).toThrow(/toHuggingFace: style: expected "bert", "bart" or "llama", got undefined/);
+    expect(() => toHuggingFace(layer, {} as never)).toThrow(
+      /toHuggingFace: style: expected "bert", "bart" or "llama", got undefined/,
+    );
     expect(() => toHuggingFace(layer, { style: 'gpt2' as never })).toThrow(RangeError);
-    expect(() => fromHuggingFace({}, { numHeads: 2, prefix: 'x' })).toThrow(/expected a tensor named "x.self.query.weight" \(BERT-style\) or "x.q_proj.weight", got neither/);
+    expect(() => fromHuggingFace({}, { numHeads: 2, prefix: 'x' })).toThrow(
+      /expected a tensor named "x.self.query.weight" \(BERT-style\) or "x.q_proj.weight", got neither/,
+    );
   });
 });

@@ -29,7 +29,14 @@ describe('TF.js fixture "self": 4 heads, TF.js names (attentionOutput), one shar
   const q = io.f('query');
 
   it('infers the shape from the kernels', () => {
-    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.outputDim, layer.useBias]).toEqual([16, 4, 4, 4, 16, true]);
+    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.outputDim, layer.useBias]).toEqual([
+      16,
+      4,
+      4,
+      4,
+      16,
+      true,
+    ]);
   });
 
   it('output and per-head attention scores', () => {
@@ -72,7 +79,9 @@ describe('TF.js fixture "cross": kdim, vdim, valueDim, outputShape, Keras names,
 
   it('matches TF.js, without and with a mask', () => {
     const layer = loadKerasFromTfjs(file, { prefix: 'decoder/cross_attention' });
-    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.kdim, layer.vdim, layer.outputDim]).toEqual([8, 3, 3, 5, 9, 10, 7]);
+    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.kdim, layer.vdim, layer.outputDim]).toEqual([
+      8, 3, 3, 5, 9, 10, 7,
+    ]);
     // Keras calls (query, value, key); ours is (query, key, value).
     const [q, k, v] = [io.f('query'), io.f('key'), io.f('value')];
     const r = layer.forwardWithWeights(q, k, v);
@@ -122,7 +131,16 @@ describe('toKeras / saveTfjsWeights: export → import round trips', () => {
   });
 
   it('Keras names as safetensors, and a random layer', () => {
-    const layer = new MultiHeadAttention({ embedDim: 10, numHeads: 7, keyDim: 3, valueDim: 2, kdim: 5, vdim: 4, outputDim: 13, seed: 3 });
+    const layer = new MultiHeadAttention({
+      embedDim: 10,
+      numHeads: 7,
+      keyDim: 3,
+      valueDim: 2,
+      kdim: 5,
+      vdim: 4,
+      outputDim: 13,
+      seed: 3,
+    });
     const back = fromKeras(loadSafetensors(saveSafetensors(toKeras(layer))));
     expect([back.numHeads, back.keyDim, back.valueDim, back.kdim, back.vdim, back.outputDim]).toEqual([7, 3, 2, 5, 4, 13]);
     for (const n of layer.weightNames) expectBitwise(back.getWeights()[n]!.data, layer.getWeights()[n]!.data);
@@ -157,13 +175,17 @@ describe('TF.js weights: quantization and errors', () => {
     bytes.writeUInt16LE(0x3c00, 10); // float16 1
     bytes.writeUInt16LE(0xc000, 12); // float16 -2
     bytes.writeUInt16LE(0, 14); // padding to weight below
-    const file = write('quant', [
-      { name: 'a', shape: [3], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
-      { name: 'flag', shape: [1], dtype: 'bool' },
-      { name: 'step', shape: [], dtype: 'int32' },
-      { name: 'b', shape: [1], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.25, min: 0 } },
-      { name: 'c', shape: [3], dtype: 'float32', quantization: { dtype: 'float16' } },
-    ], [bytes]);
+    const file = write(
+      'quant',
+      [
+        { name: 'a', shape: [3], dtype: 'float32', quantization: { dtype: 'uint8', scale: 0.5, min: -1 } },
+        { name: 'flag', shape: [1], dtype: 'bool' },
+        { name: 'step', shape: [], dtype: 'int32' },
+        { name: 'b', shape: [1], dtype: 'float32', quantization: { dtype: 'uint16', scale: 0.25, min: 0 } },
+        { name: 'c', shape: [3], dtype: 'float32', quantization: { dtype: 'float16' } },
+      ],
+      [bytes],
+    );
     expect(() => loadTfjsWeights(file)).toThrow(/\("flag"\)\.dtype: expected float32 \(pass skipUnsupported: true/);
     const w = loadTfjsWeights(file, { skipUnsupported: true });
     expect(Object.keys(w)).toEqual(['a', 'b', 'c']);
@@ -174,7 +196,9 @@ describe('TF.js weights: quantization and errors', () => {
 
   it('reports shards shorter or longer than the manifest says', () => {
     const short = write('short', [{ name: 'a', shape: [4], dtype: 'float32' }], [Buffer.alloc(12)]);
-    expect(() => loadTfjsWeights(short)).toThrow(/\("a"\): expected 16 bytes at offset 0 of the shards, got shards of 12 bytes in all/);
+    expect(() => loadTfjsWeights(short)).toThrow(
+      /\("a"\): expected 16 bytes at offset 0 of the shards, got shards of 12 bytes in all/,
+    );
     const long = write('long', [{ name: 'a', shape: [2], dtype: 'float32' }], [Buffer.alloc(12)]);
     expect(() => loadTfjsWeights(long)).toThrow(/expected shards of 8 bytes \(the sum of the weights' sizes\), got 12 bytes/);
     const bad = path.join(tmp, 'bad.json');
@@ -187,7 +211,9 @@ describe('TF.js weights: quantization and errors', () => {
   it('fromKeras errors', () => {
     const layer = new MultiHeadAttention({ embedDim: 4, numHeads: 2, seed: 5 });
     const two = { ...toKeras(layer, { prefix: 'a' }), ...toKeras(layer, { prefix: 'b' }) };
-    expect(() => fromKeras(two)).toThrow(/fromKeras: prefix: expected one name ending in "query\/kernel" \(or pass prefix\), got 2: "a\/", "b\/"/);
+    expect(() => fromKeras(two)).toThrow(
+      /fromKeras: prefix: expected one name ending in "query\/kernel" \(or pass prefix\), got 2: "a\/", "b\/"/,
+    );
     expect(fromKeras(two, { prefix: 'b' }).numHeads).toBe(2);
     const partial = toKeras(layer, { prefix: '' });
     delete partial['key/bias'];
@@ -204,7 +230,7 @@ describe('tf.Tensor adapters', () => {
     return { shape, dtype, dataSync: () => values };
   }
 
-  it('fromTfjs shares dataSync()\'s array unless copy is asked', () => {
+  it("fromTfjs shares dataSync()'s array unless copy is asked", () => {
     const values = new Float32Array([1, 2, 3, 4, 5, 6]);
     const t = fromTfjs(fakeTensor(values, [2, 3]));
     expect(t.data).toBe(values);

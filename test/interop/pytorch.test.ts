@@ -25,7 +25,9 @@ describe('fromPyTorch: self-attention in an encoder layer (in_proj_weight, prefi
   const x = io.f('x');
 
   it('reads the dimensions', () => {
-    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.kdim, layer.vdim, layer.outputDim]).toEqual([16, 4, 4, 4, 16, 16, 16]);
+    expect([layer.embedDim, layer.numHeads, layer.keyDim, layer.valueDim, layer.kdim, layer.vdim, layer.outputDim]).toEqual([
+      16, 4, 4, 4, 16, 16, 16,
+    ]);
     expect(layer.useBias).toBe(true);
   });
 
@@ -146,7 +148,10 @@ describe('fromPyTorch: kdim / vdim ≠ embed_dim (q/k/v_proj_weight)', () => {
     const r = layer.forwardWithWeights(q, k, v, { ...kpm, averageHeads: true });
     expectMatch(r.output, io.f('out_kpm'));
     expectMatch(r.weights, io.f('weights_kpm'));
-    expectMatch(layer.forward(q, k, v, fromTorchMasks({ attnMask: io.b('attn_mask'), keyPaddingMask: io.b('kpm') })), io.f('out_both'));
+    expectMatch(
+      layer.forward(q, k, v, fromTorchMasks({ attnMask: io.b('attn_mask'), keyPaddingMask: io.b('kpm') })),
+      io.f('out_both'),
+    );
   });
 });
 
@@ -161,7 +166,10 @@ describe('fromPyTorch: bias=False, cross-attention', () => {
     const r = layer.forwardWithWeights(q, kv, kv, { averageHeads: true });
     expectMatch(r.output, io.f('out'));
     expectMatch(r.weights, io.f('weights_avg'));
-    const m = layer.forwardWithWeights(q, kv, kv, { mask: fromTorchAttnMask(io.b('attn_mask3'), { numHeads: 2 }), averageHeads: true });
+    const m = layer.forwardWithWeights(q, kv, kv, {
+      mask: fromTorchAttnMask(io.b('attn_mask3'), { numHeads: 2 }),
+      averageHeads: true,
+    });
     expectMatch(m.output, io.f('out_attn_mask3'));
     expectMatch(m.weights, io.f('weights_attn_mask3'));
   });
@@ -188,23 +196,26 @@ describe('toPyTorch: export → import round trips', () => {
     { name: 'separate q/k/v_proj_weight', file: 'mha_kv.weights.safetensors', numHeads: 3, prefix: '', packed: false },
     { name: 'no bias', file: 'mha_nobias.weights.safetensors', numHeads: 2, prefix: '', packed: true },
   ];
-  it.each(cases)('$name: the state dict is reproduced bit for bit, and re-imports identically', ({ file, numHeads, prefix, packed }) => {
-    const original = loadSafetensors(torchFixture(file)).tensors;
-    const layer = fromPyTorch(original, { numHeads, prefix });
-    const exported = toPyTorch(layer, { prefix });
-    expect(Object.keys(exported).includes(`${prefix}in_proj_weight`)).toBe(packed);
-    for (const [name, t] of Object.entries(exported)) {
-      expect(t.shape, name).toEqual(original[name]!.shape);
-      expectBitwise(t.data, original[name]!.data);
-    }
-    // Through a file.
-    const out = path.join(tmp, 'export.safetensors');
-    saveSafetensors(exported, out, { format: 'pt' });
-    const again = fromPyTorch(out, { numHeads, prefix });
-    const w0 = layer.getWeights();
-    const w1 = again.getWeights();
-    for (const n of layer.weightNames) expectBitwise(w1[n]!.data, w0[n]!.data);
-  });
+  it.each(cases)(
+    '$name: the state dict is reproduced bit for bit, and re-imports identically',
+    ({ file, numHeads, prefix, packed }) => {
+      const original = loadSafetensors(torchFixture(file)).tensors;
+      const layer = fromPyTorch(original, { numHeads, prefix });
+      const exported = toPyTorch(layer, { prefix });
+      expect(Object.keys(exported).includes(`${prefix}in_proj_weight`)).toBe(packed);
+      for (const [name, t] of Object.entries(exported)) {
+        expect(t.shape, name).toEqual(original[name]!.shape);
+        expectBitwise(t.data, original[name]!.data);
+      }
+      // Through a file.
+      const out = path.join(tmp, 'export.safetensors');
+      saveSafetensors(exported, out, { format: 'pt' });
+      const again = fromPyTorch(out, { numHeads, prefix });
+      const w0 = layer.getWeights();
+      const w1 = again.getWeights();
+      for (const n of layer.weightNames) expectBitwise(w1[n]!.data, w0[n]!.data);
+    },
+  );
 
   it('a random layer survives toPyTorch → fromPyTorch bitwise', () => {
     const layer = new MultiHeadAttention({ embedDim: 8, numHeads: 2, kdim: 3, vdim: 5, seed: 9 });
@@ -229,24 +240,44 @@ describe('fromPyTorch: errors', () => {
   const sd = loadSafetensors(torchFixture('mha_self.weights.safetensors')).tensors;
 
   it('numHeads is required', () => {
-    expect(() => fromPyTorch(sd, { prefix: PREFIX } as never)).toThrow(/fromPyTorch: numHeads: expected a positive integer \(it cannot be inferred/);
-    expect(() => fromPyTorch(sd, { numHeads: 3, prefix: PREFIX })).toThrow(/numHeads: expected a divisor of embed_dim \(16\), got 3/);
+    expect(() => fromPyTorch(sd, { prefix: PREFIX } as never)).toThrow(
+      /fromPyTorch: numHeads: expected a positive integer \(it cannot be inferred/,
+    );
+    expect(() => fromPyTorch(sd, { numHeads: 3, prefix: PREFIX })).toThrow(
+      /numHeads: expected a divisor of embed_dim \(16\), got 3/,
+    );
   });
 
   it('a wrong prefix names similar tensors', () => {
-    expect(() => fromPyTorch(sd, { numHeads: 4 })).toThrow(/expected a tensor named "out_proj.weight", got none; similar names: encoder.layers.0.self_attn.out_proj.weight/);
+    expect(() => fromPyTorch(sd, { numHeads: 4 })).toThrow(
+      /expected a tensor named "out_proj.weight", got none; similar names: encoder.layers.0.self_attn.out_proj.weight/,
+    );
   });
 
   it('wrong shapes and kinds', () => {
-    const bad: Record<string, Tensor> = { ...sd, [`${PREFIX}in_proj_weight`]: { data: new Float32Array(16 * 16), shape: [16, 16] } };
-    expect(() => fromPyTorch(bad, { numHeads: 4, prefix: PREFIX })).toThrow(/in_proj_weight: expected shape \[48, 16\], got \[16, 16\]/);
+    const bad: Record<string, Tensor> = {
+      ...sd,
+      [`${PREFIX}in_proj_weight`]: { data: new Float32Array(16 * 16), shape: [16, 16] },
+    };
+    expect(() => fromPyTorch(bad, { numHeads: 4, prefix: PREFIX })).toThrow(
+      /in_proj_weight: expected shape \[48, 16\], got \[16, 16\]/,
+    );
     expect(() => fromPyTorch(42 as never, { numHeads: 4 })).toThrow(TypeError);
-    expect(() => fromPyTorch({ ...sd, [`${PREFIX}bias_k`]: { data: new Float32Array(16), shape: [1, 1, 16] } }, { numHeads: 4, prefix: PREFIX })).toThrow(/add_bias_kv/);
+    expect(() =>
+      fromPyTorch(
+        { ...sd, [`${PREFIX}bias_k`]: { data: new Float32Array(16), shape: [1, 1, 16] } },
+        { numHeads: 4, prefix: PREFIX },
+      ),
+    ).toThrow(/add_bias_kv/);
   });
 
   it('mask helpers check their input', () => {
-    expect(() => fromTorchAttnMask({ data: new Uint8Array(8), shape: [2, 2, 2] })).toThrow(/numHeads: expected a positive integer for a 3-D attn_mask/);
-    expect(() => fromTorchAttnMask({ data: new Uint8Array(12), shape: [3, 2, 2] }, { numHeads: 2 })).toThrow(/a first axis that is a multiple of numHeads \(2\)/);
+    expect(() => fromTorchAttnMask({ data: new Uint8Array(8), shape: [2, 2, 2] })).toThrow(
+      /numHeads: expected a positive integer for a 3-D attn_mask/,
+    );
+    expect(() => fromTorchAttnMask({ data: new Uint8Array(12), shape: [3, 2, 2] }, { numHeads: 2 })).toThrow(
+      /a first axis that is a multiple of numHeads \(2\)/,
+    );
     expect(() => fromTorchAttnMask({ data: new Int32Array(4), shape: [2, 2] } as never)).toThrow(TypeError);
     expect(() => fromTorchKeyPaddingMask({ data: new Uint8Array(4), shape: [4] })).toThrow(/expected a tensor of rank 2/);
     expect(() => fromTorchKeyPaddingMask({ data: new Uint8Array(3), shape: [2, 2] })).toThrow(/expected 4 elements/);

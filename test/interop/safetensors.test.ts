@@ -42,12 +42,15 @@ describe('saveSafetensors / loadSafetensors', () => {
   });
 
   it('the reference layout: header padded to 8 bytes, larger dtypes first, then by name', () => {
-    const buf = saveSafetensors({
-      z: { data: new Float32Array(1), shape: [1] },
-      m: { data: new Uint8Array(3), shape: [3] },
-      a: { data: new Float32Array(2), shape: [2], dtype: 'F16' },
-      b: { data: new Float32Array(1), shape: [1] },
-    });
+    // saveSafetensors returns a Node Buffer (typed as Uint8Array for the published types).
+    const buf = Buffer.from(
+      saveSafetensors({
+        z: { data: new Float32Array(1), shape: [1] },
+        m: { data: new Uint8Array(3), shape: [3] },
+        a: { data: new Float32Array(2), shape: [2], dtype: 'F16' },
+        b: { data: new Float32Array(1), shape: [1] },
+      }),
+    );
     const n = Number(buf.readBigUInt64LE(0));
     expect(n % 8).toBe(0);
     const header = JSON.parse(buf.subarray(8, 8 + n).toString());
@@ -66,7 +69,8 @@ describe('saveSafetensors / loadSafetensors', () => {
   });
 
   it('F32 tensors are views onto the bytes when aligned, copies when not or when asked', () => {
-    const buf = saveSafetensors({ w: { data: new Float32Array([1, 2, 3]), shape: [3] } });
+    const saved = saveSafetensors({ w: { data: new Float32Array([1, 2, 3]), shape: [3] } });
+    const buf = Buffer.from(saved.buffer, saved.byteOffset, saved.byteLength); // the same bytes, as a Buffer
     const view = loadSafetensors(buf).tensors.w!.data;
     expect(view.buffer).toBe(buf.buffer);
     buf.writeFloatLE(42, buf.length - 12);
@@ -97,8 +101,13 @@ describe('saveSafetensors / loadSafetensors', () => {
 
   it('filter and skipUnsupported', () => {
     const data = new Uint8Array(8 + 4);
-    const buf = file({ step: { dtype: 'I64', shape: [1], data_offsets: [0, 8] }, w: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } }, data);
-    expect(() => loadSafetensors(buf)).toThrow(/tensor "step": dtype: expected F32, F16, BF16, F64, BOOL or U8 \(pass skipUnsupported: true or a filter to leave it out\), got "I64"/);
+    const buf = file(
+      { step: { dtype: 'I64', shape: [1], data_offsets: [0, 8] }, w: { dtype: 'F32', shape: [1], data_offsets: [8, 12] } },
+      data,
+    );
+    expect(() => loadSafetensors(buf)).toThrow(
+      /tensor "step": dtype: expected F32, F16, BF16, F64, BOOL or U8 \(pass skipUnsupported: true or a filter to leave it out\), got "I64"/,
+    );
     expect(loadSafetensors(buf, { skipUnsupported: true }).skipped).toEqual(['step']);
     expect(Object.keys(loadSafetensors(buf, { filter: (n) => n !== 'step' }).tensors)).toEqual(['w']);
     expect(Object.keys(loadSafetensors(buf, { filter: (_n, e) => e.dtype === 'F32' }).tensors)).toEqual(['w']);
@@ -114,11 +123,21 @@ describe('saveSafetensors / loadSafetensors', () => {
 
 describe('saveSafetensors: errors', () => {
   it('names the problem', () => {
-    expect(() => saveSafetensors(null as never)).toThrow(/saveSafetensors: tensors: expected an object of tensors keyed by name, got null/);
-    expect(() => saveSafetensors({ w: { data: new Float32Array(3), shape: [2] } })).toThrow(/saveSafetensors: "w".data: expected 2 elements for shape \[2\], got 3/);
-    expect(() => saveSafetensors({ w: { data: [1, 2], shape: [2] } as never })).toThrow(/"w".data: expected a Float32Array or a Uint8Array, got an Array\(2\)/);
-    expect(() => saveSafetensors({ w: { data: new Float32Array(2), shape: [2], dtype: 'I32' } as never })).toThrow(/"w".dtype: expected "F32", "F16" or "BF16" for float32 data/);
-    expect(() => saveSafetensors({ w: { data: new Float32Array(2), shape: [-2] } })).toThrow(/"w".shape\[0\]: expected a non-negative integer, got -2/);
+    expect(() => saveSafetensors(null as never)).toThrow(
+      /saveSafetensors: tensors: expected an object of tensors keyed by name, got null/,
+    );
+    expect(() => saveSafetensors({ w: { data: new Float32Array(3), shape: [2] } })).toThrow(
+      /saveSafetensors: "w".data: expected 2 elements for shape \[2\], got 3/,
+    );
+    expect(() => saveSafetensors({ w: { data: [1, 2], shape: [2] } as never })).toThrow(
+      /"w".data: expected a Float32Array or a Uint8Array, got an Array\(2\)/,
+    );
+    expect(() => saveSafetensors({ w: { data: new Float32Array(2), shape: [2], dtype: 'I32' } as never })).toThrow(
+      /"w".dtype: expected "F32", "F16" or "BF16" for float32 data/,
+    );
+    expect(() => saveSafetensors({ w: { data: new Float32Array(2), shape: [-2] } })).toThrow(
+      /"w".shape\[0\]: expected a non-negative integer, got -2/,
+    );
     expect(() => saveSafetensors({ __metadata__: { data: new Float32Array(1), shape: [1] } })).toThrow(RangeError);
     expect(() => saveSafetensors({}, null, { a: 1 } as never)).toThrow(/metadata.a: expected a string, got 1/);
     expect(() => saveSafetensors({}, 3 as never)).toThrow(TypeError);
@@ -130,7 +149,9 @@ describe('loadSafetensors: malformed files', () => {
   const ok = { w: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } };
 
   it('bad length prefix', () => {
-    expect(() => loadSafetensors(new Uint8Array(5))).toThrow(/loadSafetensors: file: expected at least 8 bytes \(the header length\), got 5 bytes/);
+    expect(() => loadSafetensors(new Uint8Array(5))).toThrow(
+      /loadSafetensors: file: expected at least 8 bytes \(the header length\), got 5 bytes/,
+    );
     const zero = Buffer.alloc(16);
     expect(() => loadSafetensors(zero)).toThrow(/header length: expected a length prefix between 2 and 100000000 bytes/);
     const huge = Buffer.alloc(16);
@@ -142,7 +163,11 @@ describe('loadSafetensors: malformed files', () => {
   it('header length beyond the file', () => {
     const buf = file(ok, f32(1, 2));
     buf.writeBigUInt64LE(BigInt(buf.length));
-    expect(() => loadSafetensors(buf)).toThrow(new RegExp(`header length: expected at most ${buf.length - 8} bytes \\(what follows the length prefix\\), got ${buf.length}`));
+    expect(() => loadSafetensors(buf)).toThrow(
+      new RegExp(
+        `header length: expected at most ${buf.length - 8} bytes \\(what follows the length prefix\\), got ${buf.length}`,
+      ),
+    );
   });
 
   it('not JSON, not an object, not UTF-8', () => {
@@ -155,44 +180,84 @@ describe('loadSafetensors: malformed files', () => {
   });
 
   it('missing or wrong dtype, shape, data_offsets', () => {
-    const L = (h: unknown, d = f32(1, 2)) => () => loadSafetensors(file(h, d));
+    const L =
+      (h: unknown, d = f32(1, 2)) =>
+      () =>
+        loadSafetensors(file(h, d));
     expect(L({ w: { shape: [2], data_offsets: [0, 8] } })).toThrow(/tensor "w": dtype: expected a dtype string, got undefined/);
-    expect(L({ w: { dtype: 'F32', data_offsets: [0, 8] } })).toThrow(/tensor "w": shape: expected an array of non-negative integers, got undefined/);
-    expect(L({ w: { dtype: 'F32', shape: [2] } })).toThrow(/tensor "w": data_offsets: expected an array \[begin, end\], got undefined/);
-    expect(L({ w: { dtype: 'F32', shape: [2], data_offsets: [0] } })).toThrow(/data_offsets: expected \[begin, end\] of two non-negative integers, got \[0\]/);
-    expect(L({ w: { dtype: 'F32', shape: [2.5], data_offsets: [0, 8] } })).toThrow(/shape\[0\]: expected a non-negative integer, got 2.5/);
-    expect(L({ w: { dtype: 'F33', shape: [2], data_offsets: [0, 8] } })).toThrow(/tensor "w": dtype: expected a safetensors dtype \(BOOL, U8, .*\), got "F33"/);
+    expect(L({ w: { dtype: 'F32', data_offsets: [0, 8] } })).toThrow(
+      /tensor "w": shape: expected an array of non-negative integers, got undefined/,
+    );
+    expect(L({ w: { dtype: 'F32', shape: [2] } })).toThrow(
+      /tensor "w": data_offsets: expected an array \[begin, end\], got undefined/,
+    );
+    expect(L({ w: { dtype: 'F32', shape: [2], data_offsets: [0] } })).toThrow(
+      /data_offsets: expected \[begin, end\] of two non-negative integers, got \[0\]/,
+    );
+    expect(L({ w: { dtype: 'F32', shape: [2.5], data_offsets: [0, 8] } })).toThrow(
+      /shape\[0\]: expected a non-negative integer, got 2.5/,
+    );
+    expect(L({ w: { dtype: 'F33', shape: [2], data_offsets: [0, 8] } })).toThrow(
+      /tensor "w": dtype: expected a safetensors dtype \(BOOL, U8, .*\), got "F33"/,
+    );
     expect(L({ w: 5 })).toThrow(/tensor "w": expected an object \{ dtype, shape, data_offsets \}, got 5/);
     expect(L({ __metadata__: { a: 1 } })).toThrow(/__metadata__.a: expected a string, got 1/);
     expect(L({ __metadata__: [] })).toThrow(TypeError);
   });
 
   it('offsets out of range, reversed, overlapping, or not matching shape × dtype', () => {
-    const L = (h: unknown, d = f32(1, 2)) => () => loadSafetensors(file(h, d));
-    expect(L({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } })).toThrow(/data_offsets: expected offsets within the 8 data bytes, got \[0, 12\]/);
-    expect(L({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } })).toThrow(/data_offsets: expected begin <= end, got \[8, 4\]/);
-    expect(L({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow(/data_offsets: expected 12 bytes for shape \[3\] of F32, got 8 bytes \(\[0, 8\]\)/);
+    const L =
+      (h: unknown, d = f32(1, 2)) =>
+      () =>
+        loadSafetensors(file(h, d));
+    expect(L({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 12] } })).toThrow(
+      /data_offsets: expected offsets within the 8 data bytes, got \[0, 12\]/,
+    );
+    expect(L({ w: { dtype: 'F32', shape: [0], data_offsets: [8, 4] } })).toThrow(
+      /data_offsets: expected begin <= end, got \[8, 4\]/,
+    );
+    expect(L({ w: { dtype: 'F32', shape: [3], data_offsets: [0, 8] } })).toThrow(
+      /data_offsets: expected 12 bytes for shape \[3\] of F32, got 8 bytes \(\[0, 8\]\)/,
+    );
     expect(L({ w: { dtype: 'F16', shape: [2], data_offsets: [0, 8] } })).toThrow(/expected 4 bytes for shape \[2\] of F16/);
-    expect(L({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } })).toThrow(
+    expect(
+      L({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }),
+    ).toThrow(
       /tensor "b": data_offsets: expected bytes not shared with another tensor, got \[4, 8\], overlapping "a" at \[0, 8\]/,
     );
     // An overlap hidden behind an empty tensor in between is still found.
     const d16 = new Uint8Array(16);
-    expect(L({
-      a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
-      e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
-      c: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
-    }, d16)).toThrow(/tensor "c".*overlapping "a"/);
+    expect(
+      L(
+        {
+          a: { dtype: 'F32', shape: [4], data_offsets: [0, 16] },
+          e: { dtype: 'F32', shape: [0], data_offsets: [4, 4] },
+          c: { dtype: 'F32', shape: [1], data_offsets: [8, 12] },
+        },
+        d16,
+      ),
+    ).toThrow(/tensor "c".*overlapping "a"/);
     // Empty tensors and adjacent tensors are fine.
-    expect(Object.keys(loadSafetensors(file({
-      a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
-      e: { dtype: 'F32', shape: [0, 3], data_offsets: [8, 8] },
-      c: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
-    }, d16)).tensors)).toEqual(['a', 'e', 'c']);
+    expect(
+      Object.keys(
+        loadSafetensors(
+          file(
+            {
+              a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] },
+              e: { dtype: 'F32', shape: [0, 3], data_offsets: [8, 8] },
+              c: { dtype: 'F32', shape: [2], data_offsets: [8, 16] },
+            },
+            d16,
+          ),
+        ).tensors,
+      ),
+    ).toEqual(['a', 'e', 'c']);
   });
 
   it('wrong kinds of source', () => {
-    expect(() => loadSafetensors(42 as never)).toThrow(/loadSafetensors: source: expected a file path, a Buffer \/ Uint8Array or an ArrayBuffer, got 42/);
+    expect(() => loadSafetensors(42 as never)).toThrow(
+      /loadSafetensors: source: expected a file path, a Buffer \/ Uint8Array or an ArrayBuffer, got 42/,
+    );
     expect(() => loadSafetensors(new Float32Array(4) as never)).toThrow(TypeError);
     expect(() => loadSafetensors(file(ok, f32(1, 2)), { filter: 3 } as never)).toThrow(TypeError);
   });

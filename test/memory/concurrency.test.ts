@@ -20,7 +20,13 @@ function data(n: number, seed: number): Float32Array {
   }
   return a;
 }
-const tensorOf = (shape: number[], seed: number): Tensor => ({ data: data(shape.reduce((a, b) => a * b, 1), seed), shape });
+const tensorOf = (shape: number[], seed: number): Tensor => ({
+  data: data(
+    shape.reduce((a, b) => a * b, 1),
+    seed,
+  ),
+  shape,
+});
 
 function expectSameBits(actual: Float32Array, expected: Float32Array, what: string): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
@@ -58,7 +64,7 @@ describe('1,000 overlapping forwardAsync calls', () => {
     const started = performance.now();
     const results = await Promise.all(calls.map((c) => c.layer.forwardAsync(c.query, c.key, c.value, c.options)));
     console.log(`1000 overlapping forwardAsync calls: ${(performance.now() - started).toFixed(0)} ms`);
-    results.forEach((r, n) => expectSameBits(r.data, expected[n]!, `call ${n}`));
+    for (const [n, r] of results.entries()) expectSameBits(r.data, expected[n]!, `call ${n}`);
   });
 
   it('mixed with scaledDotProductAttentionAsync and sync calls on the main thread meanwhile', async () => {
@@ -73,7 +79,7 @@ describe('1,000 overlapping forwardAsync calls', () => {
       if (i % 10 === 0) expectSameBits(layer.forward(x, null, null, { causal: true }).data, expectedMha, `sync call ${i}`);
     }
     const results = await Promise.all(pending);
-    results.forEach((r, i) => expectSameBits(r.data, i % 2 ? expectedMha : expectedSdpa, `async call ${i}`));
+    for (const [i, r] of results.entries()) expectSameBits(r.data, i % 2 ? expectedMha : expectedSdpa, `async call ${i}`);
   });
 });
 
@@ -112,7 +118,10 @@ describe('worker_threads', () => {
         const L = 8 + ((n * 13 + id) % 120);
         return tensorOf([2, L, 32], 1000 * id + n);
       });
-    const workers = Array.from({ length: WORKERS }, (_, id) => new Worker(WORKER, { eval: true, workerData: { dist, id, calls: CALLS } }));
+    const workers = Array.from(
+      { length: WORKERS },
+      (_, id) => new Worker(WORKER, { eval: true, workerData: { dist, id, calls: CALLS } }),
+    );
     const fromWorkers = workers.map(
       (w) =>
         new Promise<Float32Array[]>((resolve, reject) => {
@@ -122,7 +131,9 @@ describe('worker_threads', () => {
     );
     // The main thread computes meanwhile (async, so the workers' calls overlap with these).
     const expected = await Promise.all(
-      Array.from({ length: WORKERS }, (_, id) => Promise.all(inputsFor(id).map((x) => layer.forwardAsync(x, null, null, { causal: true })))),
+      Array.from({ length: WORKERS }, (_, id) =>
+        Promise.all(inputsFor(id).map((x) => layer.forwardAsync(x, null, null, { causal: true }))),
+      ),
     );
     const got = await Promise.all(fromWorkers);
     await Promise.all(workers.map((w) => w.terminate()));
@@ -144,7 +155,9 @@ describe('inputs only an in-flight async call references', () => {
     const settledAt: number[] = new Array(CALLS).fill(Infinity);
     const finalizedAt: { call: number; what: string; at: number }[] = [];
     let clock = 0;
-    const registry = new FinalizationRegistry<{ call: number; what: string }>((held) => finalizedAt.push({ ...held, at: clock++ }));
+    const registry = new FinalizationRegistry<{ call: number; what: string }>((held) =>
+      finalizedAt.push({ ...held, at: clock++ }),
+    );
     const shapes = (n: number) => ({ q: [2, 150 + n, 64], k: [2, 220, 48], v: [2, 220, 40] });
     const make = (n: number) => {
       const s = shapes(n);
@@ -164,7 +177,13 @@ describe('inputs only an in-flight async call references', () => {
     const pending = Array.from({ length: CALLS }, (_, n) => {
       // Nothing but the call holds these after this function returns.
       const c = make(n);
-      for (const [what, obj] of [['query', c.q.data], ['key', c.k.data], ['value', c.v.data], ['mask', c.mask.data], ['keyLengths', c.keyLengths]] as const) {
+      for (const [what, obj] of [
+        ['query', c.q.data],
+        ['key', c.k.data],
+        ['value', c.v.data],
+        ['mask', c.mask.data],
+        ['keyLengths', c.keyLengths],
+      ] as const) {
         registry.register(obj, { call: n, what });
       }
       return layer.forwardAsync(c.q, c.k, c.v, { mask: c.mask, keyLengths: c.keyLengths }).then((r) => {
@@ -186,7 +205,7 @@ describe('inputs only an in-flight async call references', () => {
       await nextTurn();
     }
     const results = await all;
-    results.forEach((r, n) => expectSameBits(r, expected[n]!, `call ${n}`));
+    for (const [n, r] of results.entries()) expectSameBits(r, expected[n]!, `call ${n}`);
 
     // Then they go: the native side dropped its references.
     for (let i = 0; i < 50 && finalizedAt.length < CALLS * 5; i++) {

@@ -53,9 +53,19 @@ const smallKinds = [
   ['matmul', 0.05, () => lib.matmul(mA, mB)],
   ['matmul + out', 0.05, () => lib.matmul(mA, mB, outM)],
   ['forwardAsync', 0.2, null, () => small.forwardAsync(xs)],
-  ['forwardAsync (fresh out)', 0.1, null, () => small.forwardAsync(xs, ks, null, { out: new Float32Array(2 * 8 * 16), keyLengths: [3, 5] })],
+  [
+    'forwardAsync (fresh out)',
+    0.1,
+    null,
+    () => small.forwardAsync(xs, ks, null, { out: new Float32Array(2 * 8 * 16), keyLengths: [3, 5] }),
+  ],
   ['forwardWithWeightsAsync', 0.05, null, () => small.forwardWithWeightsAsync(xs, ks, null)],
-  ['sdpaAsync', 0.05, null, () => lib.scaledDotProductAttentionAsync(qs, qs, qs, { mask: { data: new Float32Array(8), shape: [8] } })],
+  [
+    'sdpaAsync',
+    0.05,
+    null,
+    () => lib.scaledDotProductAttentionAsync(qs, qs, qs, { mask: { data: new Float32Array(8), shape: [8] } }),
+  ],
   ['sdpaAsync + out', 0.05, null, () => lib.scaledDotProductAttentionAsync(qs, qs, qs, { out: outQ })],
 ];
 const largeKinds = [
@@ -85,10 +95,12 @@ async function runKinds(kinds, total, fraction) {
 
 function settle() {
   for (let i = 0; i < 4; i++) global.gc();
-  return new Promise((resolve) => setImmediate(() => {
-    global.gc();
-    resolve(process.memoryUsage());
-  }));
+  return new Promise((resolve) =>
+    setImmediate(() => {
+      global.gc();
+      resolve(process.memoryUsage());
+    }),
+  );
 }
 
 async function main() {
@@ -104,7 +116,7 @@ async function main() {
   const t2 = performance.now();
   const pct = (a, b) => (100 * (b - a)) / a;
   process.stdout.write(
-    JSON.stringify({
+    `${JSON.stringify({
       warmCalls,
       smallCalls,
       largeCalls,
@@ -118,14 +130,14 @@ async function main() {
       arrayBuffersGrowthPct: pct(before.arrayBuffers, after.arrayBuffers),
       heapUsedGrowthPct: pct(before.heapUsed, after.heapUsed),
       kept: kept.length,
-    }) + '\n',
+    })}\n`,
   );
 }
 
 main().then(
   () => process.exit(0),
   (err) => {
-    process.stderr.write(`leak child failed: ${err && err.stack}\n`);
+    process.stderr.write(`leak child failed: ${err?.stack}\n`);
     process.exit(2);
   },
 );

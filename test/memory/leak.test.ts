@@ -72,17 +72,22 @@ describe('memory stays flat over many calls (child process)', () => {
     const dist = path.join(DIST, 'index.js');
     expect(fs.existsSync(dist), `${dist} missing`).toBe(true);
     const distTime = fs.statSync(dist).mtimeMs;
-    const stale = (fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[])
-      .filter((f) => f.endsWith('.ts') && fs.statSync(path.join(root, 'lib', f)).mtimeMs > distTime);
+    const stale = (fs.readdirSync(path.join(root, 'lib'), { recursive: true }) as string[]).filter(
+      (f) => f.endsWith('.ts') && fs.statSync(path.join(root, 'lib', f)).mtimeMs > distTime,
+    );
     expect(stale, `lib/ files newer than ${DIST}`).toEqual([]);
   });
 
-  it.skipIf(UNDER_ASAN)('self-test: a deliberate leak (every 16th output kept) is seen', () => {
-    const r = runLeakChild({ LEAK_SELFTEST: '1', LEAK_SMALL_CALLS: '20000', LEAK_LARGE_CALLS: '100' });
-    console.log(`self-test (${r.kept} outputs kept on purpose):\n${summary(r)}`);
-    expect(r.kept).toBeGreaterThan(1000);
-    expect(Math.max(r.rssGrowthPct, r.externalGrowthPct)).toBeGreaterThan(GROWTH_LIMIT_PCT);
-  }, 120_000);
+  it.skipIf(UNDER_ASAN)(
+    'self-test: a deliberate leak (every 16th output kept) is seen',
+    () => {
+      const r = runLeakChild({ LEAK_SELFTEST: '1', LEAK_SMALL_CALLS: '20000', LEAK_LARGE_CALLS: '100' });
+      console.log(`self-test (${r.kept} outputs kept on purpose):\n${summary(r)}`);
+      expect(r.kept).toBeGreaterThan(1000);
+      expect(Math.max(r.rssGrowthPct, r.externalGrowthPct)).toBeGreaterThan(GROWTH_LIMIT_PCT);
+    },
+    120_000,
+  );
 
   it(`100,000 small + 1,000 large calls: rss and external grow < ${GROWTH_LIMIT_PCT}% after warm-up`, () => {
     const r = runLeakChild(UNDER_ASAN ? { LEAK_SMALL_CALLS: '20000', LEAK_LARGE_CALLS: '200' } : {});

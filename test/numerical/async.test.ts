@@ -47,13 +47,16 @@ describe('the event loop keeps turning during 16 large forwardAsync calls', () =
     let maxGap = 0;
     for (let i = 1; i < stamps.length; i++) maxGap = Math.max(maxGap, stamps[i]! - stamps[i - 1]!);
     const lag = maxGap - INTERVAL;
-    console.log(`16 forwardAsync calls: ${elapsed.toFixed(0)} ms, ${ticks.length} ticks, max event-loop lag ${lag.toFixed(1)} ms`);
+    console.log(
+      `16 forwardAsync calls: ${elapsed.toFixed(0)} ms, ${ticks.length} ticks, max event-loop lag ${lag.toFixed(1)} ms`,
+    );
 
     expect(elapsed, 'the calls should take long enough for the measurement to mean something').toBeGreaterThan(200);
     expect(lag).toBeLessThan(50);
     expect(ticks.length).toBeGreaterThanOrEqual(Math.floor(elapsed / (INTERVAL + 50)));
 
-    inputs.forEach((x, n) => expectIdentical(results[n]!.data, layer.forward(x, null, null, { causal: n % 2 === 1 }).data, `call ${n}`));
+    for (const [n, x] of inputs.entries())
+      expectIdentical(results[n]!.data, layer.forward(x, null, null, { causal: n % 2 === 1 }).data, `call ${n}`);
   });
 });
 
@@ -119,7 +122,11 @@ describe('weights changed while a call runs', () => {
     const before = layer.forward(x).data;
     const pending = layer.forwardAsync(x);
     const shapes = layer.weightShapes();
-    layer.setWeights({ wq: randomTensor(shapes.wq!, 5, 0.2), wo: randomTensor(shapes.wo!, 6, 0.2), bo: randomTensor(shapes.bo!, 7, 1) });
+    layer.setWeights({
+      wq: randomTensor(shapes.wq!, 5, 0.2),
+      wo: randomTensor(shapes.wo!, 6, 0.2),
+      bo: randomTensor(shapes.bo!, 7, 1),
+    });
     const after = layer.forward(x).data;
     expectIdentical((await pending).data, before);
     expect(after.some((y, i) => y !== before[i])).toBe(true);
@@ -146,7 +153,7 @@ describe("libuv's thread pool stays available to the application", () => {
   // fs job waits behind all of them (measured ~180 ms behind 16 calls of ~35 ms each).
   // Both cores are busy computing meanwhile, so the read still waits for CPU time: the bound
   // is two calls' time (queued behind the calls in libuv it took about five).
-  it('an fs.readFile issued while 16 async calls are pending completes within two calls\' time', async () => {
+  it("an fs.readFile issued while 16 async calls are pending completes within two calls' time", async () => {
     const { layer } = makeLayer({ embedDim: 256, numHeads: 4 }, 31);
     const x = randomTensor([4, 512, 256], 32, 1);
     let t = performance.now();
@@ -162,7 +169,9 @@ describe("libuv's thread pool stays available to the application", () => {
       await Promise.all(calls);
     }
     latencies.sort((a, b) => a - b);
-    console.log(`one call ${oneCall.toFixed(1)} ms; fs.readFile behind 16 pending calls: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`);
+    console.log(
+      `one call ${oneCall.toFixed(1)} ms; fs.readFile behind 16 pending calls: ${latencies.map((l) => l.toFixed(1)).join(', ')} ms`,
+    );
     expect(latencies[1]).toBeLessThan(2 * oneCall);
   });
 });

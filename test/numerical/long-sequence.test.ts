@@ -33,7 +33,8 @@ describe(`long sequence: B=1 L=${L} E=${E} H=${H}`, () => {
     const layer = new MultiHeadAttention({ embedDim: E, numHeads: H, seed: 2 });
     const shapes = layer.weightShapes();
     const weights: Weights = layer.getWeights();
-    for (const [n, name] of (['bq', 'bk', 'bv', 'bo'] as const).entries()) weights[name] = randomTensor(shapes[name]!, 10 + n, 0.5);
+    for (const [n, name] of (['bq', 'bk', 'bv', 'bo'] as const).entries())
+      weights[name] = randomTensor(shapes[name]!, 10 + n, 0.5);
     const query = randomTensor([1, L, E], 3, 1);
     const parts = [query.data, ...(['wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo'] as const).map((n) => weights[n]!.data)];
     const file = path.join(dir, 'input.bin');
@@ -45,7 +46,13 @@ describe(`long sequence: B=1 L=${L} E=${E} H=${H}`, () => {
       maxBuffer: 64 << 20,
     });
     const r = JSON.parse(stdout) as {
-      baseRss: number; baseMaxRss: number; peakMaxRss: number; ms: number; finite: boolean; shape: number[]; rows: number[][];
+      baseRss: number;
+      baseMaxRss: number;
+      peakMaxRss: number;
+      ms: number;
+      finite: boolean;
+      shape: number[];
+      rows: number[][];
     };
     // Measured from the resident size right before the call (not the earlier high-water
     // mark, which could hide part of the growth).
@@ -60,9 +67,17 @@ describe(`long sequence: B=1 L=${L} E=${E} H=${H}`, () => {
     expect(growth / MiB).toBeLessThan(200);
 
     const config: RefMhaConfig = {
-      embedDim: E, numHeads: H, keyDim: E / H, valueDim: E / H, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 1 / Math.sqrt(E / H),
+      embedDim: E,
+      numHeads: H,
+      keyDim: E / H,
+      valueDim: E / H,
+      kdim: E,
+      vdim: E,
+      outputDim: E,
+      useBias: true,
+      scale: 1 / Math.sqrt(E / H),
     };
     const ref = referenceMha(weights, config, query, null, null, { rows: ROWS }).output;
-    ROWS.forEach((row, n) => expectClose(r.rows[n]!, ref.subarray(n * E, (n + 1) * E), 1e-5, `row ${row}`));
+    for (const [n, row] of ROWS.entries()) expectClose(r.rows[n]!, ref.subarray(n * E, (n + 1) * E), 1e-5, `row ${row}`);
   }, 180_000);
 });

@@ -71,7 +71,10 @@ describe('matmul', () => {
   });
 
   it('known small product', () => {
-    const c = matmul({ data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] }, { data: new Float32Array([7, 8, 9, 10, 11, 12]), shape: [3, 2] });
+    const c = matmul(
+      { data: new Float32Array([1, 2, 3, 4, 5, 6]), shape: [2, 3] },
+      { data: new Float32Array([7, 8, 9, 10, 11, 12]), shape: [3, 2] },
+    );
     expect(Array.from(c.data)).toEqual([58, 64, 139, 154]);
   });
 });

@@ -38,15 +38,23 @@ describe.each(CONFIGS)('MultiHeadAttention $name', ({ options }) => {
   const selfCapable = layer.kdim === layer.embedDim && layer.vdim === layer.embedDim;
 
   // Self-attention needs key and value inputs of the query's size.
-  const selfCases = selfCapable ? [{ L: 1, range: 1 }, { L: 3, range: 10 }, { L: 17, range: 1 }, { L: 17, range: 0.05 }] : [];
-  if (selfCases.length) it.each(selfCases)('self-attention L=$L range ±$range', ({ L, range }) => {
-    const x = randomTensor([2, L, layer.embedDim], 100 + L, range);
-    const y = layer.forward(x);
-    expect(y.shape).toEqual([2, L, layer.outputDim]);
-    expectClose(y.data, referenceMha(weights, config, x).output);
-    // The same tensor passed three times is the same self-attention.
-    expectIdentical(layer.forward(x, x, x).data, y.data);
-  });
+  const selfCases = selfCapable
+    ? [
+        { L: 1, range: 1 },
+        { L: 3, range: 10 },
+        { L: 17, range: 1 },
+        { L: 17, range: 0.05 },
+      ]
+    : [];
+  if (selfCases.length)
+    it.each(selfCases)('self-attention L=$L range ±$range', ({ L, range }) => {
+      const x = randomTensor([2, L, layer.embedDim], 100 + L, range);
+      const y = layer.forward(x);
+      expect(y.shape).toEqual([2, L, layer.outputDim]);
+      expectClose(y.data, referenceMha(weights, config, x).output);
+      // The same tensor passed three times is the same self-attention.
+      expectIdentical(layer.forward(x, x, x).data, y.data);
+    });
 
   it.each([
     { Lq: 1, Lk: 3, range: 1 },
@@ -62,16 +70,17 @@ describe.each(CONFIGS)('MultiHeadAttention $name', ({ options }) => {
     expectClose(y.data, referenceMha(weights, config, q, k, v).output);
   });
 
-  if (layer.kdim === layer.vdim) it('cross-attention over one memory tensor (value defaults to key)', () => {
-    const q = randomTensor([2, 4, layer.embedDim], 501, 1);
-    const m = randomTensor([2, 6, layer.kdim], 502, 1);
-    const ref = referenceMha(weights, config, q, m, m).output;
-    expectClose(layer.forward(q, m).data, ref);
-    expectClose(layer.forward(q, m, m).data, ref);
-    // A copy of the memory as value: a different code path, the same numbers.
-    const copy = { data: m.data.slice(), shape: m.shape };
-    expectClose(layer.forward(q, m, copy).data, ref);
-  });
+  if (layer.kdim === layer.vdim)
+    it('cross-attention over one memory tensor (value defaults to key)', () => {
+      const q = randomTensor([2, 4, layer.embedDim], 501, 1);
+      const m = randomTensor([2, 6, layer.kdim], 502, 1);
+      const ref = referenceMha(weights, config, q, m, m).output;
+      expectClose(layer.forward(q, m).data, ref);
+      expectClose(layer.forward(q, m, m).data, ref);
+      // A copy of the memory as value: a different code path, the same numbers.
+      const copy = { data: m.data.slice(), shape: m.shape };
+      expectClose(layer.forward(q, m, copy).data, ref);
+    });
 });
 
 describe('every head count 1..16 (keyDim 3, valueDim 2, E = 10)', () => {
@@ -105,7 +114,10 @@ describe('long sequences (several query blocks)', () => {
   });
 
   it('cross-attention Lq=257 Lk=130 and Lq=40 Lk=257', () => {
-    for (const [Lq, Lk] of [[257, 130], [40, 257]] as const) {
+    for (const [Lq, Lk] of [
+      [257, 130],
+      [40, 257],
+    ] as const) {
       const q = randomTensor([2, Lq, 16], 603 + Lq, 10);
       const m = randomTensor([2, Lk, 16], 604 + Lk, 10);
       expectClose(layer.forward(q, m).data, referenceMha(weights, config, q, m).output);
@@ -158,7 +170,8 @@ const SCENARIOS = [
 const MATRIX = SCENARIOS.flatMap((s) =>
   (['none', 'bool', 'additive'] as MaskKind[]).flatMap((mask) =>
     [false, true].flatMap((causal) =>
-      [false, true].flatMap((keyLengths) => [false, true].map((out) => ({ ...s, mask, causal, keyLengths, out })))),
+      [false, true].flatMap((keyLengths) => [false, true].map((out) => ({ ...s, mask, causal, keyLengths, out }))),
+    ),
   ),
 );
 
@@ -201,8 +214,23 @@ describe('option matrix', () => {
 // Mask shapes: anything that broadcasts to [B, H, Lq, Lk] = [2, 3, 4, 5].
 
 const MASK_SHAPES: number[][] = [
-  [5], [1], [4, 5], [1, 5], [4, 1], [3, 4, 5], [3, 1, 5], [3, 4, 1], [1, 4, 5],
-  [2, 1, 1, 5], [2, 3, 4, 5], [2, 1, 4, 5], [1, 3, 1, 5], [1, 1, 4, 1], [2, 3, 1, 1], [1, 1, 1, 1], [1, 1, 1, 5],
+  [5],
+  [1],
+  [4, 5],
+  [1, 5],
+  [4, 1],
+  [3, 4, 5],
+  [3, 1, 5],
+  [3, 4, 1],
+  [1, 4, 5],
+  [2, 1, 1, 5],
+  [2, 3, 4, 5],
+  [2, 1, 4, 5],
+  [1, 3, 1, 5],
+  [1, 1, 4, 1],
+  [2, 3, 1, 1],
+  [1, 1, 1, 1],
+  [1, 1, 1, 5],
 ];
 
 describe('mask shapes', () => {
@@ -267,13 +295,21 @@ describe('rows with nothing to attend to', () => {
     expectFinite(y.weights.data, 'weights');
     expectClose(y.output.data, ref.output);
     expectClose(y.weights.data, ref.probs, 1e-5, 'weights');
-    for (const [b, i] of [[0, 1], [1, 0], [1, 3]] as const) expectRowIsBias(y.output.data, b, 4, i);
+    for (const [b, i] of [
+      [0, 1],
+      [1, 0],
+      [1, 3],
+    ] as const)
+      expectRowIsBias(y.output.data, b, 4, i);
     for (const [b, h, i] of full) expectWeightsRowZero(y.weights.data, 4, 6, b, h, i);
   });
 
   it('a mask that masks everything', () => {
     const q = randomTensor([2, 3, E], 804, 1);
-    for (const mask of [{ data: new Uint8Array(1), shape: [1] }, { data: new Float32Array([-Infinity]), shape: [1, 1, 1, 1] }] as MaskTensor[]) {
+    for (const mask of [
+      { data: new Uint8Array(1), shape: [1] },
+      { data: new Float32Array([-Infinity]), shape: [1, 1, 1, 1] },
+    ] as MaskTensor[]) {
       const y = layer.forwardWithWeights(q, null, null, { mask });
       for (let b = 0; b < 2; b++) for (let i = 0; i < 3; i++) expectRowIsBias(y.output.data, b, 3, i);
       expect(Array.from(y.weights.data)).toEqual(new Array(2 * 3 * 3 * 3).fill(0));
@@ -519,13 +555,17 @@ describe('weights', () => {
   function randomWeights(layer: MultiHeadAttention, seed: number): Weights {
     const out: Weights = {};
     const shapes = layer.weightShapes();
-    for (const name of layer.weightNames) out[name] = randomTensor(shapes[name]!, seed + name.charCodeAt(0) * 7 + name.charCodeAt(1), 0.3);
+    for (const name of layer.weightNames)
+      out[name] = randomTensor(shapes[name]!, seed + name.charCodeAt(0) * 7 + name.charCodeAt(1), 0.3);
     return out;
   }
 
   it.each([
     { name: 'packed (kdim = vdim = E)', options: { embedDim: 12, numHeads: 3 } },
-    { name: 'unpacked (kdim ≠ vdim ≠ E)', options: { embedDim: 12, numHeads: 3, kdim: 5, vdim: 7, keyDim: 2, valueDim: 3, outputDim: 4 } },
+    {
+      name: 'unpacked (kdim ≠ vdim ≠ E)',
+      options: { embedDim: 12, numHeads: 3, kdim: 5, vdim: 7, keyDim: 2, valueDim: 3, outputDim: 4 },
+    },
     { name: 'useBias false', options: { embedDim: 12, numHeads: 2, useBias: false } },
   ])('getWeights/setWeights round trip: $name', ({ options }) => {
     const layer = new MultiHeadAttention({ ...options, seed: 1 });
@@ -552,7 +592,17 @@ describe('weights', () => {
     const q = randomTensor([2, 3, 12], 1301, 1);
     const k = randomTensor([2, 4, 5], 1302, 1);
     const v = randomTensor([2, 4, 7], 1303, 1);
-    const config = { embedDim: 12, numHeads: 3, keyDim: 4, valueDim: 4, kdim: 5, vdim: 7, outputDim: 4, useBias: true, scale: 0.5 };
+    const config = {
+      embedDim: 12,
+      numHeads: 3,
+      keyDim: 4,
+      valueDim: 4,
+      kdim: 5,
+      vdim: 7,
+      outputDim: 4,
+      useBias: true,
+      scale: 0.5,
+    };
     expectClose(layer.forward(q, k, v).data, referenceMha(w, config, q, k, v).output);
   });
 
@@ -573,8 +623,14 @@ describe('weights', () => {
     const c = new MultiHeadAttention({ ...options, seed: 43 }).getWeights();
     for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
       expectIdentical(a[name]!.data, b[name]!.data, name);
-      expect(a[name]!.data.some((x, i) => x !== c[name]!.data[i]), `${name} differs across seeds`).toBe(true);
-      expect(a[name]!.data.every((x) => x !== 0), `${name} has no zeros`).toBe(true);
+      expect(
+        a[name]!.data.some((x, i) => x !== c[name]!.data[i]),
+        `${name} differs across seeds`,
+      ).toBe(true);
+      expect(
+        a[name]!.data.every((x) => x !== 0),
+        `${name} has no zeros`,
+      ).toBe(true);
     }
     const q = randomTensor([1, 3, 16], 1305, 1);
     const m = randomTensor([1, 4, 6], 1306, 1);
@@ -586,11 +642,18 @@ describe('weights', () => {
   it('a fresh layer has zero biases and Glorot-bounded weights', () => {
     const layer = new MultiHeadAttention({ embedDim: 16, numHeads: 4, outputDim: 8, seed: 7 });
     const w = layer.getWeights();
-    for (const name of ['bq', 'bk', 'bv', 'bo'] as const) expect(w[name]!.data.every((x) => x === 0), name).toBe(true);
+    for (const name of ['bq', 'bk', 'bv', 'bo'] as const)
+      expect(
+        w[name]!.data.every((x) => x === 0),
+        name,
+      ).toBe(true);
     for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
       const [rows, cols] = w[name]!.shape as [number, number];
       const limit = Math.sqrt(6 / (rows + cols));
-      expect(w[name]!.data.every((x) => Math.abs(x) <= limit), name).toBe(true);
+      expect(
+        w[name]!.data.every((x) => Math.abs(x) <= limit),
+        name,
+      ).toBe(true);
     }
   });
 });

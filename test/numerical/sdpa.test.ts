@@ -39,7 +39,13 @@ describe('a hand-computed case (checks the reference too)', () => {
     expect(Array.from(y1.data)).toEqual([3, 4]);
     const y0 = scaledDotProductAttention(q, k, v, { scale: 1, mask: { data: new Uint8Array([0, 0]), shape: [2] } });
     expect(Array.from(y0.data)).toEqual([0, 0]);
-    const ref = referenceSdpa(q.data, k.data, v.data, { B: 1, H: 1, Lq: 1, Lk: 2, Dk: 2, Dv: 2 }, { mask: { data: new Uint8Array([0, 0]), shape: [2] } });
+    const ref = referenceSdpa(
+      q.data,
+      k.data,
+      v.data,
+      { B: 1, H: 1, Lq: 1, Lk: 2, Dk: 2, Dv: 2 },
+      { mask: { data: new Uint8Array([0, 0]), shape: [2] } },
+    );
     expect(Array.from(ref.output)).toEqual([0, 0]);
     expect(Array.from(ref.probs)).toEqual([0, 0]);
   });
@@ -89,7 +95,8 @@ const MATRIX = [
 ].flatMap((s) =>
   (['none', 'bool', 'additive'] as const).flatMap((mask) =>
     [false, true].flatMap((causal) =>
-      [false, true].flatMap((keyLengths) => [false, true].map((out) => ({ ...s, mask, causal, keyLengths, out })))),
+      [false, true].flatMap((keyLengths) => [false, true].map((out) => ({ ...s, mask, causal, keyLengths, out }))),
+    ),
   ),
 );
 
@@ -132,8 +139,22 @@ describe('option matrix', () => {
 // ---------------------------------------------------------------------------------------
 
 const MASK_SHAPES: number[][] = [
-  [5], [1], [4, 5], [1, 5], [4, 1], [3, 4, 5], [3, 1, 5], [1, 4, 5], [3, 4, 1],
-  [2, 1, 1, 5], [2, 3, 4, 5], [2, 1, 4, 5], [1, 3, 1, 5], [1, 1, 4, 1], [2, 3, 1, 1], [1, 1, 1, 1],
+  [5],
+  [1],
+  [4, 5],
+  [1, 5],
+  [4, 1],
+  [3, 4, 5],
+  [3, 1, 5],
+  [1, 4, 5],
+  [3, 4, 1],
+  [2, 1, 1, 5],
+  [2, 3, 4, 5],
+  [2, 1, 4, 5],
+  [1, 3, 1, 5],
+  [1, 1, 4, 1],
+  [2, 3, 1, 1],
+  [1, 1, 1, 1],
 ];
 
 describe('mask shapes broadcast to [B, H, Lq, Lk] = [2, 3, 4, 5]', () => {
@@ -172,7 +193,11 @@ describe('rows with nothing to attend to give zeros, never NaN', () => {
 
   it.each(['bool', 'additive'] as const)('%s mask with fully masked rows', (kind) => {
     const mask = randomMask(kind, [2, 2, 5, 4], 62, 0.25);
-    const full: [number, number, number][] = [[0, 0, 0], [0, 1, 4], [1, 1, 2]];
+    const full: [number, number, number][] = [
+      [0, 0, 0],
+      [0, 1, 4],
+      [1, 1, 2],
+    ];
     maskRowsFully(mask, full);
     const y = scaledDotProductAttention(q, k, v, { mask });
     expectFinite(y.data);
@@ -247,7 +272,10 @@ describe('scaledDotProductAttentionAsync', () => {
     results.forEach((r, n) => {
       const { t, opts, sync } = cases[n]!;
       expectIdentical(r.data, sync);
-      expectClose(r.data, referenceSdpa(t.q.data, t.k.data, t.v.data, { B: 2, H: 4, Lq: 33 + n, Lk: 65, Dk: 16, Dv: 8 }, opts).output);
+      expectClose(
+        r.data,
+        referenceSdpa(t.q.data, t.k.data, t.v.data, { B: 2, H: 4, Lq: 33 + n, Lk: 65, Dk: 16, Dv: 8 }, opts).output,
+      );
     });
   });
 });

@@ -101,6 +101,11 @@ describe('SelfAttention(256, 8)', () => {
     const m = { data: Float32Array.from({ length: 3 * 4 * 7 }, () => (next() < 0.7 ? 1 : 0)), shape: [3, 1, 4, 7] };
     const y = small.call(v, k, q, m);
     expect(y.shape).toEqual([3, 4, 16]);
-    expectClose(y.data, referenceMha(small.getWeights(), refConfig(small.attention), q, k, v, { mask: { data: Uint8Array.from(m.data), shape: m.shape } }).output);
+    expectClose(
+      y.data,
+      referenceMha(small.getWeights(), refConfig(small.attention), q, k, v, {
+        mask: { data: Uint8Array.from(m.data), shape: m.shape },
+      }).output,
+    );
   });
 });

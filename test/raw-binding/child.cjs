@@ -35,9 +35,9 @@ class LyingF32 extends Float32Array {
 const LAYER = { embedDim: 8, numHeads: 2, keyDim: 4, valueDim: 3, kdim: 6, vdim: 5, outputDim: 7, useBias: true, scale: 0.5 };
 const layer = new native.MultiHeadAttention(LAYER);
 // Raw layers start with zero weights: give this one some, so "still works" means something.
-[['wq', 8 * 8], ['bq', 8], ['wk', 6 * 8], ['bk', 8], ['wv', 5 * 6], ['bv', 6], ['wo', 6 * 7], ['bo', 7]].forEach(([name, n], i) =>
-  layer.setWeight({ name, data: f32(n, 10 + i) }),
-);
+for (const [i, [name, n]] of [['wq', 8 * 8], ['bq', 8], ['wk', 6 * 8], ['bk', 8], ['wv', 5 * 6], ['bv', 6], ['wo', 6 * 7], ['bo', 7]].entries()) {
+  layer.setWeight({ name, data: f32(n, 10 + i) });
+}
 const noBias = new native.MultiHeadAttention({ ...LAYER, keyDim: 4, valueDim: 4, kdim: 8, vdim: 8, outputDim: 8, useBias: false });
 // forward: q [2,3,8], k [2,4,6], v [2,4,5], B=2, Lq=3, Lk=4 → out [2,3,7], weightsOut [2,2,3,4]
 const NO_MASK = { mask: null, maskStrides: [0, 0, 0, 0], causal: false, keyLengths: null, weightsOut: null };
@@ -261,11 +261,11 @@ async function runCases() {
         r.async = true;
         await value.then(
           () => (r.outcome = 'resolved'),
-          (e) => Object.assign(r, { outcome: 'rejected', type: e && e.constructor && e.constructor.name, message: String(e && e.message) }),
+          (e) => Object.assign(r, { outcome: 'rejected', type: e?.constructor?.name, message: String(e?.message) }),
         );
       } else r.outcome = 'returned';
     } catch (e) {
-      Object.assign(r, { outcome: 'threw', type: e && e.constructor && e.constructor.name, message: String(e && e.message) });
+      Object.assign(r, { outcome: 'threw', type: e?.constructor?.name, message: String(e?.message) });
     }
     results.push(r);
   }
@@ -273,7 +273,7 @@ async function runCases() {
   const out = new Float32Array(42);
   layer.forward({ ...fwd(), out });
   const stillWorks = out.every(Number.isFinite) && out.some((x) => x !== 0);
-  process.stdout.write(JSON.stringify({ results, stillWorks }) + '\n');
+  process.stdout.write(`${JSON.stringify({ results, stillWorks })}\n`);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -416,7 +416,7 @@ async function main() {
     const run = scenarios[name];
     if (!run) throw new Error(`unknown scenario ${name}`);
     const result = await run();
-    process.stdout.write(JSON.stringify({ scenario: name, ...result }) + '\n');
+    process.stdout.write(`${JSON.stringify({ scenario: name, ...result })}\n`);
     return undefined;
   }
   throw new Error('usage: child.cjs cases | scenario <name>');
@@ -425,7 +425,7 @@ async function main() {
 main().then(
   () => process.exit(0),
   (err) => {
-    process.stderr.write(`child failed: ${err && err.stack}\n`);
+    process.stderr.write(`child failed: ${err?.stack}\n`);
     process.exit(2);
   },
 );

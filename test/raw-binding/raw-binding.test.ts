@@ -13,7 +13,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const CHILD = path.join(__dirname, 'child.cjs');
-const BINARY = process.env.NATIVE_ATTENTION_BINARY ?? path.resolve(__dirname, '..', '..', 'build', 'Release', 'native_attention.node');
+const BINARY =
+  process.env.NATIVE_ATTENTION_BINARY ?? path.resolve(__dirname, '..', '..', 'build', 'Release', 'native_attention.node');
 const UNDER_ASAN = /libasan/.test(process.env.LD_PRELOAD ?? '');
 
 interface ChildRun {
@@ -36,7 +37,10 @@ function runChild(args: string[], timeoutMs = 60_000): ChildRun {
 /** Exit code 0 and no signal, with the child's stderr in the failure message. */
 function expectCleanExit(run: ChildRun, what: string): void {
   const tail = run.stderr.split('\n').slice(0, 40).join('\n');
-  expect({ status: run.status, signal: run.signal }, `${what} did not exit cleanly; stderr:\n${tail}`).toEqual({ status: 0, signal: null });
+  expect({ status: run.status, signal: run.signal }, `${what} did not exit cleanly; stderr:\n${tail}`).toEqual({
+    status: 0,
+    signal: null,
+  });
 }
 
 function lastJson<T>(run: ChildRun): T {
@@ -73,7 +77,9 @@ describe('every raw function with lying or wrong arguments (one child process)',
     expect(results.length).toBeGreaterThan(140);
     expect(parsed!.stillWorks, 'a valid call after all the bad ones gives finite, non-zero output').toBe(true);
     // The table for humans (npx vitest run test/raw-binding --reporter verbose shows it).
-    const rows = results.map((r) => `${r.name.padEnd(66)} ${r.outcome.padEnd(8)} ${(r.type ?? '').padEnd(10)} ${r.message ?? ''}`);
+    const rows = results.map(
+      (r) => `${r.name.padEnd(66)} ${r.outcome.padEnd(8)} ${(r.type ?? '').padEnd(10)} ${r.message ?? ''}`,
+    );
     console.log(`raw binding: ${results.length} calls\n${rows.join('\n')}`);
   });
 
@@ -82,7 +88,9 @@ describe('every raw function with lying or wrong arguments (one child process)',
   it.each(named('error').map((r) => [r.name, r] as const))('%s → TypeError/RangeError', (_name, r) => {
     expect(['threw', 'rejected'], `${r.name}: ${r.outcome}`).toContain(r.outcome);
     expect(['TypeError', 'RangeError']).toContain(r.type);
-    expect(r.message, 'a message naming what is wrong').toMatch(/^[\w .()[\]]+: \S|^Illegal invocation$|^Class constructors cannot be invoked without 'new'$/);
+    expect(r.message, 'a message naming what is wrong').toMatch(
+      /^[\w .()[\]]+: \S|^Illegal invocation$|^Class constructors cannot be invoked without 'new'$/,
+    );
   });
 
   it.each(named('ok').map((r) => [r.name, r] as const))('%s → succeeds', (_name, r) => {
@@ -90,9 +98,12 @@ describe('every raw function with lying or wrong arguments (one child process)',
   });
 
   const knownBugs = results.filter((r) => r.expect.startsWith('known-bug'));
-  it.runIf(knownBugs.length > 0).fails.each(knownBugs.map((r) => [r.name, r] as const))('[known bug] %s → TypeError/RangeError', (_name, r) => {
-    expect(['TypeError', 'RangeError']).toContain(r.type);
-  });
+  it.runIf(knownBugs.length > 0).fails.each(knownBugs.map((r) => [r.name, r] as const))(
+    '[known bug] %s → TypeError/RangeError',
+    (_name, r) => {
+      expect(['TypeError', 'RangeError']).toContain(r.type);
+    },
+  );
 });
 
 describe('hazards, one child process each: exit code 0, no signal', () => {
@@ -142,8 +153,12 @@ describe('hazards, one child process each: exit code 0, no signal', () => {
 
   // The same with the memory freed: a use-after-free that only ASan reports reliably
   // (without it the child may or may not crash), so it runs under scripts/test-asan.mjs only.
-  it.runIf(UNDER_ASAN)('an input and out freed during an async call (ASan)', () => {
-    const run = runChild(['scenario', 'free-input-during-async'], 120_000);
-    expectCleanExit(run, 'free-input-during-async');
-  }, 180_000);
+  it.runIf(UNDER_ASAN)(
+    'an input and out freed during an async call (ASan)',
+    () => {
+      const run = runChild(['scenario', 'free-input-during-async'], 120_000);
+      expectCleanExit(run, 'free-input-during-async');
+    },
+    180_000,
+  );
 });

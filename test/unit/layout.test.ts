@@ -32,8 +32,14 @@ describe('layout', () => {
 
   it.each([
     [[6], [2, 3, 5, 7]],
-    [[3, 7], [2, 3, 5, 7]],
-    [[1, 2, 3, 5, 7], [2, 3, 5, 7]],
+    [
+      [3, 7],
+      [2, 3, 5, 7],
+    ],
+    [
+      [1, 2, 3, 5, 7],
+      [2, 3, 5, 7],
+    ],
   ])('broadcastStrides refuses %j → %j', (shape, target) => {
     expect(broadcastStrides(shape, target)).toBeNull();
   });

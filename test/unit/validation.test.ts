@@ -48,7 +48,9 @@ describe('MultiHeadAttention validation', () => {
     expect(() => mha.forward({ data: new Float64Array(16), shape: [2, 8] } as unknown as never)).toThrow(
       'query.data: expected a Float32Array, got a Float64Array(16)',
     );
-    expect(() => mha.forward(t([2, 8]), null, null, { causal: 1 as unknown as boolean })).toThrow('causal: expected a boolean, got 1');
+    expect(() => mha.forward(t([2, 8]), null, null, { causal: 1 as unknown as boolean })).toThrow(
+      'causal: expected a boolean, got 1',
+    );
   });
 
   it('checks masks: dtype and broadcastable shape', () => {
@@ -64,10 +66,18 @@ describe('MultiHeadAttention validation', () => {
 
   it('checks key lengths and out', () => {
     const q = t([2, 3, 8]);
-    expect(() => mha.forward(q, q, q, { keyLengths: new Int32Array([1]) })).toThrow('keyLengths: expected 2 entries (one per batch row), got 1');
-    expect(() => mha.forward(q, q, q, { keyLengths: new Int32Array([1, 4]) })).toThrow('keyLengths[1]: expected an integer in [0, 3], got 4');
-    expect(() => mha.forward(q, q, q, { out: new Float32Array(3) })).toThrow('out: expected a Float32Array of 48 elements, got 3');
-    expect(() => mha.forward(q, q, q, { out: q.data })).toThrow('out: expected memory not shared with query, got an array overlapping query');
+    expect(() => mha.forward(q, q, q, { keyLengths: new Int32Array([1]) })).toThrow(
+      'keyLengths: expected 2 entries (one per batch row), got 1',
+    );
+    expect(() => mha.forward(q, q, q, { keyLengths: new Int32Array([1, 4]) })).toThrow(
+      'keyLengths[1]: expected an integer in [0, 3], got 4',
+    );
+    expect(() => mha.forward(q, q, q, { out: new Float32Array(3) })).toThrow(
+      'out: expected a Float32Array of 48 elements, got 3',
+    );
+    expect(() => mha.forward(q, q, q, { out: q.data })).toThrow(
+      'out: expected memory not shared with query, got an array overlapping query',
+    );
   });
 
   it('checks constructor options', () => {
@@ -75,8 +85,12 @@ describe('MultiHeadAttention validation', () => {
       'numHeads: expected a divisor of embedDim (10) when keyDim is not given, got 3',
     );
     expect(() => new MultiHeadAttention({ embedDim: 0, numHeads: 1 })).toThrow(RangeError);
-    expect(() => new MultiHeadAttention({ embedDim: 8, numHeads: 2, scale: Infinity })).toThrow('scale: expected a finite float32 number, got Infinity');
-    expect(() => new MultiHeadAttention({ embedDim: 8, numHeads: 2, scale: 1e39 })).toThrow('scale: expected a finite float32 number, got 1e+39');
+    expect(() => new MultiHeadAttention({ embedDim: 8, numHeads: 2, scale: Infinity })).toThrow(
+      'scale: expected a finite float32 number, got Infinity',
+    );
+    expect(() => new MultiHeadAttention({ embedDim: 8, numHeads: 2, scale: 1e39 })).toThrow(
+      'scale: expected a finite float32 number, got 1e+39',
+    );
     expect(() => new MultiHeadAttention(undefined as never)).toThrow(TypeError);
   });
 
@@ -113,16 +127,48 @@ describe('unknown option names are refused, naming the key and the nearest valid
   const q4 = t([1, 2, 3, 4]);
 
   it.each([
-    ['forward', () => mha.forward(x, null, null, { causl: true } as never), 'options: unknown option "causl"; did you mean "causal"?'],
+    [
+      'forward',
+      () => mha.forward(x, null, null, { causl: true } as never),
+      'options: unknown option "causl"; did you mean "causal"?',
+    ],
     ['forward (keyLength)', () => mha.forward(x, null, null, { keyLength: [3] } as never), 'did you mean "keyLengths"?'],
-    ['forwardWithWeights', () => mha.forwardWithWeights(x, null, null, { averageHead: true } as never), 'did you mean "averageHeads"?'],
-    ['forward refuses averageHeads', () => mha.forward(x, null, null, { averageHeads: true } as never), 'unknown option "averageHeads"'],
-    ['constructor', () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKVHeads: 1 } as never), 'MultiHeadAttention: options: unknown option "numKVHeads"; did you mean "numHeads"?'],
-    ['constructor (typo)', () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, usebias: false } as never), 'did you mean "useBias"?'],
-    ['SelfAttention', () => new SelfAttention(8, 2, { sead: 1 } as never), 'SelfAttention: options: unknown option "sead"; did you mean "seed"?'],
+    [
+      'forwardWithWeights',
+      () => mha.forwardWithWeights(x, null, null, { averageHead: true } as never),
+      'did you mean "averageHeads"?',
+    ],
+    [
+      'forward refuses averageHeads',
+      () => mha.forward(x, null, null, { averageHeads: true } as never),
+      'unknown option "averageHeads"',
+    ],
+    [
+      'constructor',
+      () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKVHeads: 1 } as never),
+      'MultiHeadAttention: options: unknown option "numKVHeads"; did you mean "numHeads"?',
+    ],
+    [
+      'constructor (typo)',
+      () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, usebias: false } as never),
+      'did you mean "useBias"?',
+    ],
+    [
+      'SelfAttention',
+      () => new SelfAttention(8, 2, { sead: 1 } as never),
+      'SelfAttention: options: unknown option "sead"; did you mean "seed"?',
+    ],
     ['scaledDotProductAttention', () => scaledDotProductAttention(q4, q4, q4, { scael: 1 } as never), 'did you mean "scale"?'],
-    ['fromPyTorch', () => fromPyTorch(toPyTorch(mha), { numHeads: 2, prefx: 'attn.' } as never), 'fromPyTorch: options: unknown option "prefx"; did you mean "prefix"?'],
-    ['loadSafetensors', () => loadSafetensors(new Uint8Array(0), { skipUnsuported: true } as never), 'did you mean "skipUnsupported"?'],
+    [
+      'fromPyTorch',
+      () => fromPyTorch(toPyTorch(mha), { numHeads: 2, prefx: 'attn.' } as never),
+      'fromPyTorch: options: unknown option "prefx"; did you mean "prefix"?',
+    ],
+    [
+      'loadSafetensors',
+      () => loadSafetensors(new Uint8Array(0), { skipUnsuported: true } as never),
+      'did you mean "skipUnsupported"?',
+    ],
   ])('%s', (_name, call, message) => {
     expect(call).toThrow(TypeError);
     expect(call).toThrow(message);
