@@ -59,6 +59,20 @@ void WorkspacePool::give_back(float* data, size_t capacity) {
   std::free(evict);
 }
 
+size_t WorkspacePool::idle_floats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (int i = 0; i < kSlots; ++i) n += free_data_[i] ? free_cap_[i] : 0;
+  return n;
+}
+
+int WorkspacePool::idle_blocks() {
+  std::lock_guard<std::mutex> lock(mu_);
+  int n = 0;
+  for (int i = 0; i < kSlots; ++i) n += free_data_[i] != nullptr;
+  return n;
+}
+
 Workspace::~Workspace() {
   if (data_) WorkspacePool::instance().give_back(data_, capacity_);
 }

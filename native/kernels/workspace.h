@@ -34,10 +34,14 @@ class WorkspacePool {
   // A block of at least `floats` floats; !ok() when the allocation failed.
   Workspace acquire(size_t floats);
   void give_back(float* data, size_t capacity);
+  // Floats held idle for reuse, and how many blocks (for tests and diagnostics).
+  size_t idle_floats();
+  int idle_blocks();
 
- private:
   static constexpr int kSlots = 16;
   static constexpr size_t kMaxCachedFloats = size_t(256) << 20 >> 2;  // keep at most 256 MiB idle
+
+ private:
   std::mutex mu_;
   float* free_data_[kSlots] = {};
   size_t free_cap_[kSlots] = {};
