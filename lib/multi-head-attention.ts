@@ -64,11 +64,21 @@ export interface OutputWithWeights {
   weights: Tensor;
 }
 
-/** One call's arguments for the binding, and the shapes of what it returns. */
+/** What a call returns, kept apart from its arguments: an async call holds only this. */
+interface Outputs {
+  out: Float32Array;
+  outputShape: number[];
+  weightsOut: Float32Array | null;
+  batched: boolean;
+  B: number;
+  Lq: number;
+  Lk: number;
+}
+
+/** One call's arguments for the binding, and what it returns. */
 interface PreparedCall {
   args: ForwardArgs;
-  outputShape: number[];
-  batched: boolean;
+  outputs: Outputs;
 }
 
 const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({ mask: true, causal: true, keyLengths: true, out: true });
@@ -91,6 +101,15 @@ const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   scale: true,
   seed: true,
 });
+
+/**
+ * The function that gives an async call's result. A module-level function, so that the
+ * closure it returns holds the outputs only: made inside forwardAsync, it would hold
+ * that call's context, inputs included, until the call settles.
+ */
+function outputTensor(outputs: Outputs): () => Tensor {
+  return () => ({ data: outputs.out, shape: outputs.outputShape });
+}
 
 function optionalDim(options: Readonly<Record<string, unknown>>, name: string, fallback: number): number {
   return checkLayerDim(name, options[name] === undefined ? fallback : options[name]);
@@ -218,47 +237,57 @@ export class MultiHeadAttention {
 
   /** query [B, Lq, E] (or unbatched [Lq, E]); key/value default to query/key. → [B, Lq, outputDim]. */
   forward(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Tensor {
-    const call = this.#prepare(query, key, value, options, false);
-    this.#layer.forward(call.args);
-    return { data: call.args.out, shape: call.outputShape };
+    const { args, outputs } = this.#prepare(query, key, value, options, false);
+    this.#layer.forward(args);
+    return { data: outputs.out, shape: outputs.outputShape };
   }
 
   /**
-   * forward() computed off the JavaScript thread. The inputs are read when the call
-   * starts computing; the output is written when the Promise resolves.
+   * forward() computed off the JavaScript thread. The inputs and the weights are taken
+   * as they are at this call (later changes to them, or setWeights, do not affect it,
+   * and the call keeps no reference to them); the output is written when the Promise
+   * resolves.
    */
-  async forwardAsync(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Promise<Tensor> {
-    const call = this.#prepare(query, key, value, options, false);
-    await runAsync(() => this.#layer.forwardAsync(call.args));
-    return { data: call.args.out, shape: call.outputShape };
+  forwardAsync(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Promise<Tensor> {
+    return runAsync(() => {
+      const { args, outputs } = this.#prepare(query, key, value, options, false);
+      return [this.#layer.forwardAsync(args), outputTensor(outputs)];
+    });
   }
 
   /** forward() that also returns the attention probabilities. */
   forwardWithWeights(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: WeightsOptions): OutputWithWeights {
-    const call = this.#prepare(query, key, value, options, true);
-    this.#layer.forward(call.args);
-    return this.#withWeights(call, options);
+    const { args, outputs } = this.#prepare(query, key, value, options, true);
+    this.#layer.forward(args);
+    return this.#withWeights(outputs, options?.averageHeads === true);
   }
 
-  async forwardWithWeightsAsync(
+  forwardWithWeightsAsync(
     query: Tensor,
     key?: Tensor | null,
     value?: Tensor | null,
     options?: WeightsOptions,
   ): Promise<OutputWithWeights> {
-    const call = this.#prepare(query, key, value, options, true);
-    await runAsync(() => this.#layer.forwardAsync(call.args));
-    return this.#withWeights(call, options);
+    return runAsync(() => {
+      const { args, outputs } = this.#prepare(query, key, value, options, true);
+      const average = options?.averageHeads === true;
+      return [this.#layer.forwardAsync(args), this.#weightsResult(outputs, average)];
+    });
   }
 
-  #withWeights(call: PreparedCall, options: WeightsOptions | undefined): OutputWithWeights {
-    const { batch: B, queryLength: Lq, keyLength: Lk, out, weightsOut } = call.args;
+  // Made here, not inline in forwardWithWeightsAsync: a closure there would keep that
+  // call's inputs reachable until it settles (see outputTensor).
+  #weightsResult(outputs: Outputs, average: boolean): () => OutputWithWeights {
+    return () => this.#withWeights(outputs, average);
+  }
+
+  #withWeights(outputs: Outputs, average: boolean): OutputWithWeights {
+    const { B, Lq, Lk, out, weightsOut, batched } = outputs;
     const weights = weightsOut as Float32Array;
     const H = this.numHeads;
-    const output = { data: out, shape: call.outputShape };
+    const output = { data: out, shape: outputs.outputShape };
     // averageHeads was validated by #prepare.
-    if (options?.averageHeads !== true)
-      return { output, weights: { data: weights, shape: call.batched ? [B, H, Lq, Lk] : [H, Lq, Lk] } };
+    if (!average) return { output, weights: { data: weights, shape: batched ? [B, H, Lq, Lk] : [H, Lq, Lk] } };
     const plane = Lq * Lk;
     const mean = new Float32Array(B * plane);
     for (let b = 0; b < B; b++) {
@@ -269,7 +298,7 @@ export class MultiHeadAttention {
       }
       for (let i = 0; i < plane; i++) dst[i]! /= H;
     }
-    return { output, weights: { data: mean, shape: call.batched ? [B, Lq, Lk] : [Lq, Lk] } };
+    return { output, weights: { data: mean, shape: batched ? [B, Lq, Lk] : [Lq, Lk] } };
   }
 
   #prepare(
@@ -320,8 +349,7 @@ export class MultiHeadAttention {
         out,
         weightsOut,
       },
-      outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim],
-      batched,
+      outputs: { out, outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim], weightsOut, batched, B, Lq, Lk },
     };
   }
 }

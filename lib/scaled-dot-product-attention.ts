@@ -65,8 +65,14 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
   return { data: args.out, shape };
 }
 
-export async function scaledDotProductAttentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: SdpaOptions): Promise<Tensor> {
-  const { args, shape } = prepare(q, k, v, options);
-  await runAsync(() => native.scaledDotProductAttentionAsync(args));
-  return { data: args.out, shape };
+export function scaledDotProductAttentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: SdpaOptions): Promise<Tensor> {
+  return runAsync(() => {
+    const { args, shape } = prepare(q, k, v, options);
+    return [native.scaledDotProductAttentionAsync(args), outputTensor(args.out, shape)];
+  });
+}
+
+/** A module-level function, so that the closure holds the output only (not q, k, v). */
+function outputTensor(data: Float32Array, shape: number[]): () => Tensor {
+  return () => ({ data, shape });
 }

@@ -8,7 +8,11 @@
 #include "compute_pool.h"
 #include "entry_points.h"
 #include "gemm.h"
+#include "fault_injection.h"
 #include "mha.h"
+
+#include <cstdlib>
+#include <cstring>
 
 namespace na::binding {
 
@@ -49,6 +53,20 @@ Napi::Value blas_info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// _faultInjection(kind: 'alloc' | 'thread', skip, count): after `skip` more allocations
+// or thread starts succeed, the next `count` fail. Exported only when the process runs
+// with NATIVE_ATTENTION_FAULT_INJECTION=1 (tests).
+Napi::Value fault_injection(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+  if (kind != "alloc" && kind != "thread") throw_type(env, "_faultInjection: kind: expected 'alloc' or 'thread'");
+  if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
+    throw_type(env, "_faultInjection: skip, count: expected numbers");
+  fault::arm(kind == "alloc" ? fault::Kind::Alloc : fault::Kind::ThreadStart, info[1].As<Napi::Number>().Int64Value(),
+             info[2].As<Napi::Number>().Int64Value());
+  return env.Undefined();
+}
+
 }  // namespace
 
 Napi::Object init(Napi::Env env, Napi::Object exports) {
@@ -63,6 +81,9 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New<get_num_threads>(env, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New<blas_info>(env, "blasInfo"));
   exports.Set("limits", limits(env));
+  const char* faults = std::getenv("NATIVE_ATTENTION_FAULT_INJECTION");
+  if (faults && std::strcmp(faults, "1") == 0)
+    exports.Set("_faultInjection", Napi::Function::New<fault_injection>(env, "_faultInjection"));
   return exports;
 }
 

@@ -6,7 +6,7 @@
 
 #include "args.h"
 #include "attention.h"
-#include "compute_worker.h"
+#include "async_call.h"
 
 namespace na::binding {
 

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "attention_args.h"
-#include "compute_worker.h"
+#include "async_call.h"
 #include "entry_points.h"
 #include "mha.h"
 
@@ -53,6 +53,7 @@ MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::O
   scale_ = a.finite_float("scale");
   throw_status(a.env(), mha_check_dims(d));
   try {
+    fault::check_alloc();
     weights_ = std::make_shared<MhaWeights>(d);
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(a.env(), "MultiHeadAttention: could not allocate the weights");
@@ -82,7 +83,10 @@ Napi::Value MultiHeadAttention::SetWeight(const Napi::CallbackInfo& info) {
   auto src = a.typed_array<float>("data", s.rows * s.cols);
   try {
     // Copy on write: an async call in flight keeps computing with the weights it started with.
-    if (weights_.use_count() > 1) weights_ = std::make_shared<MhaWeights>(*weights_);
+    if (weights_.use_count() > 1) {
+      fault::check_alloc();
+      weights_ = std::make_shared<MhaWeights>(*weights_);
+    }
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(a.env(), "setWeight: could not allocate a copy of the weights");
   }

@@ -1,6 +1,6 @@
 // scaledDotProductAttention on already projected heads laid out [B, H, L, D].
 #include "attention_args.h"
-#include "compute_worker.h"
+#include "async_call.h"
 #include "entry_points.h"
 #include "workspace.h"
 

@@ -2,13 +2,19 @@
 
 #include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <thread>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
 #if defined(__linux__)
 #include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
+
+#include "fault_injection.h"
 
 namespace na {
 
@@ -20,6 +26,10 @@ namespace {
 // Skylake and later Intel cores, so a count means 20 µs on one machine and 200 on another.
 constexpr auto kSpinBudget = std::chrono::microseconds(50);
 
+// Multiply-adds per thread before a call is worth another thread (about 20-100 µs of
+// work on the cores we run on, several times a hand-off).
+constexpr int64_t kMacsPerThread = 4 * kParallelMinMacs;
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
@@ -27,6 +37,7 @@ inline void cpu_relax() {
   std::this_thread::yield();
 #endif
 }
+
 // Spins (PAUSE between looks) while `busy()` holds, for at most kSpinBudget.
 template <typename Busy>
 void spin_while(Busy busy) {
@@ -90,34 +101,96 @@ ComputePool::ComputePool() {
 
 void ComputePool::set_num_threads(int n) {
   n = std::clamp(n, 1, kMaxThreads);
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   // Leases already out keep their slots; free_slots_ may go negative until they return.
   free_slots_ += n - capacity_.load();
   capacity_.store(n);
-  slot_cv_.notify_all();
+  dispatch_locked(lock);
 }
 
-Lease ComputePool::acquire(int want) {
-  std::unique_lock<std::mutex> lock(mu_);
-  slot_cv_.wait(lock, [&] { return free_slots_ > 0; });
-  const int take = std::clamp(want, 1, free_slots_);
-  free_slots_ -= take;
-  while (workers_ < take - 1) {  // helpers are started lazily, once, and then reused
-    std::thread([this] { worker_main(); }).detach();
+int ComputePool::threads_for(int64_t macs) const {
+  return int(std::clamp<int64_t>(macs / kMacsPerThread, 1, num_threads()));
+}
+
+// Makes sure at least `wanted` pool threads exist (one per slot in use is enough: a
+// thread only ever runs on behalf of a slot). False when none could be started.
+bool ComputePool::start_workers_locked(int wanted) {
+  wanted = std::min(wanted, kMaxThreads);
+  while (workers_ < wanted) {
+    try {
+      if (fault::should_fail(fault::Kind::ThreadStart))
+        throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+      std::thread([this] { worker_main(); }).detach();
+    } catch (const std::system_error&) {
+      return workers_ > 0;
+    }
     ++workers_;
   }
-  return Lease(this, take);
+  return true;
 }
 
 Lease ComputePool::lease_for(int64_t macs) {
-  if (macs < 4 * kParallelMinMacs) return inline_lease();
-  return acquire(num_threads());
+  const int want = threads_for(macs);
+  if (want <= 1) return inline_lease();
+  std::lock_guard<std::mutex> lock(mu_);
+  const int helpers = std::min(want - 1, free_slots_);
+  if (helpers <= 0) return inline_lease();
+  free_slots_ -= helpers;
+  if (!start_workers_locked(num_threads() - free_slots_)) {
+    free_slots_ += helpers;  // no thread to help: run on the caller alone
+    return inline_lease();
+  }
+  return Lease(this, 1 + helpers, helpers);
+}
+
+void ComputePool::submit(AsyncJob* job) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!start_workers_locked(1)) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+  job->next_ = nullptr;
+  if (jobs_tail_) jobs_tail_->next_ = job; else jobs_head_ = job;
+  jobs_tail_ = job;
+  ++jobs_waiting_;
+  dispatch_locked(lock);
+}
+
+int64_t ComputePool::queued_jobs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return jobs_waiting_;
+}
+
+// Starts queued async calls while slots are free: each gets its share of the free slots
+// and goes to the lead queue, where an idle pool thread picks it up.
+void ComputePool::dispatch_locked(std::unique_lock<std::mutex>&) {
+  bool queued = false;
+  while (jobs_head_ && free_slots_ > 0) {
+    AsyncJob* job = jobs_head_;
+    jobs_head_ = job->next_;
+    if (!jobs_head_) jobs_tail_ = nullptr;
+    --jobs_waiting_;
+    job->slots_ = std::min(threads_for(job->macs()), free_slots_);
+    free_slots_ -= job->slots_;
+    start_workers_locked(num_threads() - free_slots_);  // at least one exists (submit checked)
+    job->next_ = nullptr;
+    if (lead_tail_) lead_tail_->next_ = job; else lead_head_ = job;
+    lead_tail_ = job;
+    queued_.fetch_add(1, std::memory_order_release);
+    queued = true;
+  }
+  if (queued && sleepers_ > 0) work_cv_.notify_all();
 }
 
 void ComputePool::release(int slots) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   free_slots_ += slots;
-  slot_cv_.notify_all();
+  dispatch_locked(lock);
+}
+
+void ComputePool::lead(AsyncJob* job, int slots) {
+  {
+    Lease lease(this, slots, slots);
+    if (job->wanted()) job->run(lease);
+  }  // slots back first: the next queued call can start while this one hands its result on
+  job->finish();
 }
 
 void ComputePool::run(Job& job, int helpers) {
@@ -168,49 +241,68 @@ void ComputePool::run(Job& job, int helpers) {
   }
 }
 
+// Pool threads run a little below normal priority: when the cores are oversubscribed
+// (more compute threads than cores, other processes), the event loop and libuv's I/O
+// threads get the CPU first, so a server stays responsive while attention queues up.
+// Compute throughput is unchanged when the cores are otherwise idle.
+constexpr int kWorkerNice = 5;
+
+static void lower_priority() {
+#if defined(__linux__)
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kWorkerNice);
+#endif
+}
+
 void ComputePool::worker_main() {
+  lower_priority();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    while (!queue_head_) {
+    while (!queue_head_ && !lead_head_) {
       lock.unlock();
       spin_while([&] { return queued_.load(std::memory_order_acquire) == 0; });
       lock.lock();
-      if (!queue_head_) {
+      if (!queue_head_ && !lead_head_) {
         ++sleepers_;
-        work_cv_.wait(lock, [&] { return queue_head_ != nullptr; });
+        work_cv_.wait(lock, [&] { return queue_head_ != nullptr || lead_head_ != nullptr; });
         --sleepers_;
       }
     }
-    Ticket* t = queue_head_;
-    queue_head_ = t->next;
-    if (!queue_head_) queue_tail_ = nullptr;
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    Job* job = t->job;
-    const int tid = t->tid;
-    lock.unlock();
-    run_tasks(*job, tid);
-    // After this decrement the caller may return and free the job: touch it no more.
-    if (job->pending_helpers.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (queue_head_) {  // helping a running call comes first: its caller is waiting
+      Ticket* t = queue_head_;
+      queue_head_ = t->next;
+      if (!queue_head_) queue_tail_ = nullptr;
+      Job* job = t->job;
+      const int tid = t->tid;
+      lock.unlock();
+      run_tasks(*job, tid);
+      // After this decrement the caller may return and free the job: touch it no more.
+      const bool last = job->pending_helpers.fetch_sub(1, std::memory_order_acq_rel) == 1;
       lock.lock();
-      done_cv_.notify_all();
+      if (last) done_cv_.notify_all();
     } else {
+      AsyncJob* job = lead_head_;
+      lead_head_ = job->next_;
+      if (!lead_head_) lead_tail_ = nullptr;
+      lock.unlock();
+      lead(job, job->slots_);
       lock.lock();
     }
   }
 }
 
 Lease::~Lease() {
-  if (pool_) pool_->release(slots_);
+  if (pool_ && slots_ > 0) pool_->release(slots_);
 }
 
 void Lease::parallel_for(int64_t n, FunctionRef<void(int64_t, int)> fn) const {
   if (n <= 0) return;
-  if (!pool_ || slots_ <= 1 || n == 1) {
+  if (!pool_ || threads_ <= 1 || n == 1) {
     for (int64_t t = 0; t < n; ++t) fn(t, 0);
     return;
   }
   ComputePool::Job job(fn, n);
-  const int helpers = static_cast<int>(std::min<int64_t>(slots_ - 1, n - 1));
+  const int helpers = static_cast<int>(std::min<int64_t>(threads_ - 1, n - 1));
   pool_->run(job, helpers);
 }
 

@@ -38,7 +38,9 @@ class WorkspacePool {
   size_t idle_floats();
   int idle_blocks();
 
-  static constexpr int kSlots = 16;
+  // Enough blocks for a queue of async calls (each holds copies of its inputs and its
+  // outputs) to reuse them instead of mapping fresh pages call after call.
+  static constexpr int kSlots = 64;
   static constexpr size_t kMaxCachedFloats = size_t(256) << 20 >> 2;  // keep at most 256 MiB idle
 
  private:

@@ -1,8 +1,8 @@
 // Concurrency: 1,000 overlapping forwardAsync calls of different shapes give exactly the
 // results of sequential forward calls; worker_threads computing at the same time as the
-// main thread get the main thread's results; and inputs that only an in-flight async call
-// still references are not collected before the call settles (global.gc: vitest runs the
-// test forks with --expose-gc).
+// main thread get the main thread's results; and inputs dropped by JavaScript right after
+// their async call may be collected at once, the call computing on its own copies
+// (global.gc: vitest runs the test forks with --expose-gc).
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
@@ -144,12 +144,15 @@ describe('worker_threads', () => {
   });
 });
 
-describe('inputs only an in-flight async call references', () => {
+// Async calls copy their inputs when called (snapshot semantics), so JavaScript may drop
+// them at once: the GC may reclaim them while the calls still run, and the results are
+// right all the same.
+describe('inputs only an in-flight async call used', () => {
   it('global.gc is available', () => {
     expect(typeof gc).toBe('function');
   });
 
-  it('are not collected before their call settles, and are collected after', async () => {
+  it('may be collected while their call runs; results are right; all are collected', async () => {
     const layer = new MultiHeadAttention({ embedDim: 64, numHeads: 4, kdim: 48, vdim: 40, seed: 7 });
     const CALLS = 24;
     const settledAt: number[] = new Array(CALLS).fill(Infinity);
@@ -207,13 +210,13 @@ describe('inputs only an in-flight async call references', () => {
     const results = await all;
     for (const [n, r] of results.entries()) expectSameBits(r, expected[n]!, `call ${n}`);
 
-    // Then they go: the native side dropped its references.
+    // Nothing keeps them: the native side holds copies, lib/ holds only the outputs.
     for (let i = 0; i < 50 && finalizedAt.length < CALLS * 5; i++) {
       gc!();
       await new Promise((r) => setTimeout(r, 10));
     }
     const early = finalizedAt.filter((f) => f.at < settledAt[f.call]!);
-    expect(early, 'inputs collected while their call was still running').toEqual([]);
-    expect(finalizedAt.length, 'inputs still alive long after their calls settled').toBe(CALLS * 5);
+    console.log(`${early.length} of ${CALLS * 5} inputs were collected before their call settled`);
+    expect(finalizedAt.length, 'inputs still alive after their calls settled').toBe(CALLS * 5);
   });
 });

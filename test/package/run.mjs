@@ -29,7 +29,11 @@ function check(name, fn) {
     console.log(`  ✓ ${name}${detail ? ` — ${detail}` : ''}`);
   } catch (err) {
     failures++;
-    console.log(`  ✗ ${name}\n    ${String(err.message ?? err).split('\n').join('\n    ')}`);
+    console.log(
+      `  ✗ ${name}\n    ${String(err.message ?? err)
+        .split('\n')
+        .join('\n    ')}`,
+    );
   }
 }
 
@@ -61,7 +65,8 @@ try {
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', private: true, version: '1.0.0' }));
   sh('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--offline', tarball], { cwd: app });
   const installed = path.join(app, 'node_modules', 'native-attention');
-  for (const f of fs.readdirSync(path.join(here, 'consumers'))) fs.copyFileSync(path.join(here, 'consumers', f), path.join(app, f));
+  for (const f of fs.readdirSync(path.join(here, 'consumers')))
+    fs.copyFileSync(path.join(here, 'consumers', f), path.join(app, f));
 
   check('installed package has no build/ folder: the prebuild is what loads', () => {
     if (fs.existsSync(path.join(installed, 'build'))) throw new Error('build/ exists in the installed package');
@@ -90,7 +95,9 @@ try {
   }
   check('TypeScript consumer type-checks against the published types', () => {
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'use.mts'], { cwd: app });
+    sh(process.execPath, [tsc, '--noEmit', '--strict', '--module', 'nodenext', '--moduleResolution', 'nodenext', 'use.mts'], {
+      cwd: app,
+    });
   });
   check('publint: package.json exports, types and files are consistent', () => {
     const publint = path.join(root, 'node_modules', 'publint', 'src', 'cli.js');

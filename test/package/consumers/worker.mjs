@@ -10,13 +10,25 @@ const code = `
   const x = tensor(Float32Array.from({ length: 4 * 8 }, (_, i) => i / 10), [4, 8]);
   parentPort.postMessage(Array.from(mha.forward(x).data));
 `;
-const results = await Promise.all([0, 1].map(() => new Promise((resolve, reject) => {
-  const w = new Worker(code, { eval: true });
-  w.once('message', resolve);
-  w.once('error', reject);
-})));
+const results = await Promise.all(
+  [0, 1].map(
+    () =>
+      new Promise((resolve, reject) => {
+        const w = new Worker(code, { eval: true });
+        w.once('message', resolve);
+        w.once('error', reject);
+      }),
+  ),
+);
 const mha = new MultiHeadAttention({ embedDim: 8, numHeads: 2, seed: 7 });
-const here = Array.from(mha.forward(tensor(Float32Array.from({ length: 4 * 8 }, (_, i) => i / 10), [4, 8])).data);
+const here = Array.from(
+  mha.forward(
+    tensor(
+      Float32Array.from({ length: 4 * 8 }, (_, i) => i / 10),
+      [4, 8],
+    ),
+  ).data,
+);
 assert.deepStrictEqual(results[0], here);
 assert.deepStrictEqual(results[1], here);
 console.log('worker ok');
