@@ -81,4 +81,16 @@ export function emulatedArm64Checks(app, check) {
     const out = node(['emulated/vitest-lite.cjs', ...files.map((f) => `emulated/${f}`)], 'the suites', 20 * 60_000);
     return `${out.split('\n').pop()}; wall ${seconds(t0)}`;
   });
+  check('linux-arm64 (emulated): without its prebuild, the load error names linux-arm64 (glibc)', () => {
+    const dir = path.join(app, 'node_modules', 'native-attention', 'prebuilds', 'linux-arm64');
+    fs.renameSync(dir, `${dir}.away`);
+    try {
+      const r = runArm64Node(env, ['-e', "require('native-attention')"], { cwd: app, timeout: 60_000 });
+      const first = r.stderr.split('\n').find((l) => l.startsWith('Error: native-attention:')) ?? r.stderr;
+      if (r.status === 0 || !first.includes('for linux-arm64 (glibc).')) throw new Error(`expected a load error naming linux-arm64 (glibc), got:\n${r.stderr}`);
+      return first.replace(/^Error: /, '');
+    } finally {
+      fs.renameSync(`${dir}.away`, dir);
+    }
+  });
 }
