@@ -75,7 +75,8 @@ try {
   check('installed package has no build/ folder: the prebuild is what loads', () => {
     if (fs.existsSync(path.join(installed, 'build'))) throw new Error('build/ exists in the installed package');
   });
-  const prebuildTargets = fs.readdirSync(path.join(installed, 'prebuilds'));
+  const prebuildsDir = path.join(installed, 'prebuilds');
+  const prebuildTargets = fs.existsSync(prebuildsDir) ? fs.readdirSync(prebuildsDir) : [];
   check('prebuilt binaries depend only on the base C/C++ runtime (ldd; readelf -d for other architectures)', () => {
     const seen = [];
     for (const target of prebuildTargets) {
