@@ -1,6 +1,6 @@
 // The prebuilt binary may depend on nothing outside the package but the base C/C++
 // runtime. Returns the offending libraries (empty when the rule holds): `ldd` lines for a
-// binary of this machine's architecture, the NEEDED entries (`<triple>-readelf -d`) for a
+// binary of this machine's architecture, the NEEDED entries (`readelf -d`) for a
 // cross-built one, which cannot be loaded here.
 import { spawnSync } from 'node:child_process';
 import { crossTarget } from './cross.mjs';
@@ -10,7 +10,9 @@ const ALLOWED = /^(linux-vdso|ld-linux[-\w]*|libc|libm|libpthread|libdl|librt|li
 /** The NEEDED entries of an ELF file, via `readelf -d`: [libc.so.6, ...]. */
 export function neededLibraries(file, arch = process.arch) {
   const t = crossTarget(arch);
-  const readelf = t ? `${t.triple}-readelf` : 'readelf';
+  // GNU readelf reads any architecture's ELF; the cross one is preferred when installed.
+  const cross = t && spawnSync(`${t.triple}-readelf`, ['--version'], { stdio: 'ignore' }).status === 0;
+  const readelf = cross ? `${t.triple}-readelf` : 'readelf';
   const r = spawnSync(readelf, ['-d', file], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${readelf} -d ${file} failed: ${r.stderr || r.error}`);
   return [...r.stdout.matchAll(/\(NEEDED\)\s+Shared library: \[([^\]]+)\]/g)].map((m) => m[1]);
