@@ -95,16 +95,26 @@ export function prepareArm64Node({ cache = path.join(repo, '.arm64-sysroot'), lo
   if (why) throw new Error(`arm64 Node under emulation: ${why}`);
   const qemu = findQemu();
   const sysroot = path.join(cache, 'root');
-  const stampFile = path.join(cache, 'packages.txt');
-  const packages = dependencyClosure();
-  // The exact .deb file names (name_version_arch.deb) of apt's candidates: the cache key.
-  const uris = sh('apt-get', ['download', '--print-uris', ...packages]);
-  const debs = [...uris.matchAll(/^'\S+' (\S+\.deb) /gm)].map((m) => m[1]).sort();
-  if (debs.length !== packages.length) throw new Error(`apt-get download --print-uris: expected ${packages.length} packages, got:\n${uris}`);
-  const stamp = debs.join('\n') + '\n';
+  const stampFile = path.join(cache, 'packages.json');
   const node = path.join(sysroot, 'usr', 'bin', 'node');
-  const fresh = !(fs.existsSync(node) && fs.existsSync(stampFile) && fs.readFileSync(stampFile, 'utf8') === stamp);
+  // The exact .deb file names (name_version_arch.deb) of apt's candidates: the cache key.
+  const debsOf = (packages) => {
+    const uris = sh('apt-get', ['download', '--print-uris', ...packages]);
+    const debs = [...uris.matchAll(/^'\S+' (\S+\.deb) /gm)].map((m) => m[1]).sort();
+    if (debs.length !== packages.length) throw new Error(`apt-get download --print-uris: expected ${packages.length} packages, got:\n${uris}`);
+    return debs;
+  };
+  let stamp = null;
+  try {
+    stamp = fs.existsSync(node) ? JSON.parse(fs.readFileSync(stampFile, 'utf8')) : null;
+  } catch {
+    stamp = null;
+  }
+  // Same candidate versions of the cached packages: same dependencies, nothing to do.
+  const fresh = !(stamp && debsOf(stamp.packages).join() === stamp.debs.join());
   if (fresh) {
+    const packages = dependencyClosure();
+    const debs = debsOf(packages);
     log(`arm64 node: fetching ${packages.length} packages into ${path.relative(process.cwd(), cache) || cache}/ (${packages.join(' ')})`);
     const debDir = path.join(cache, 'debs');
     fs.rmSync(cache, { recursive: true, force: true });
@@ -113,7 +123,7 @@ export function prepareArm64Node({ cache = path.join(repo, '.arm64-sysroot'), lo
     fs.mkdirSync(sysroot, { recursive: true });
     for (const deb of fs.readdirSync(debDir).filter((f) => f.endsWith('.deb'))) sh('dpkg', ['-x', path.join(debDir, deb), sysroot]);
     fs.rmSync(debDir, { recursive: true, force: true });
-    fs.writeFileSync(stampFile, stamp);
+    fs.writeFileSync(stampFile, `${JSON.stringify({ packages, debs }, null, 2)}\n`);
   }
   const [arch, version] = sh(qemu, ['-L', sysroot, node, '-p', 'process.arch + " " + process.version']).trim().split(' ');
   if (arch !== ARCH) throw new Error(`the emulated node reports process.arch ${arch}, expected ${ARCH}`);
