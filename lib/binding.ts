@@ -35,6 +35,26 @@ function prebuildCandidates(dir: string): string[] {
     .map((f) => path.join(dir, f));
 }
 
+/** The platform as the prebuilds are named and as users read it: `linux-arm64 (glibc)`. */
+function platformName(): string {
+  const target = `${process.platform}-${process.arch}`;
+  return process.platform === 'linux' ? `${target} (${isMusl() ? 'musl' : 'glibc'})` : target;
+}
+
+/** The platforms this package ships prebuilt binaries for, named like platformName(). */
+function shippedPrebuilds(): string[] {
+  const root = path.join(packageRoot, 'prebuilds');
+  try {
+    return fs.readdirSync(root).sort().flatMap((target) => {
+      const tags = fs.readdirSync(path.join(root, target)).filter((f) => f.endsWith('.node')).map((f) => f.split('.'));
+      const libcs = [...new Set(tags.map((t) => t.find((x) => x === 'glibc' || x === 'musl')).filter(Boolean))];
+      return tags.length ? [libcs.length ? `${target} (${libcs.join(', ')})` : target] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
 function load(): NativeBinding {
   // NATIVE_ATTENTION_BINARY=<file.node> loads exactly that file (e.g. a sanitizer build).
   const explicit = process.env.NATIVE_ATTENTION_BINARY;
@@ -52,8 +72,10 @@ function load(): NativeBinding {
       tried.push(`${file}: ${(err as Error).message}`);
     }
   }
+  const shipped = shippedPrebuilds();
   throw new Error(
-    `native-attention: no native binary could be loaded for ${process.platform}-${process.arch}.\n` +
+    `native-attention: no native binary could be loaded for ${platformName()}.\n` +
+      `This package has prebuilt binaries for: ${shipped.length ? shipped.join(', ') : 'none'}.\n` +
       `Looked in:\n  ${prebuildDir}${path.sep} (prebuilt binaries)\n  ${buildFile} (build from source)\n` +
       (tried.length ? `Failed to load:\n  ${tried.join('\n  ')}\n` : '') +
       'Build it from source (needs cmake, a C++17 compiler and OpenBLAS, e.g. ' +

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the addon from source with cmake-js: build/Release/native_attention.node.
 //   node scripts/build-native.mjs [--debug] [--static-blas] [--sanitize] [--out DIR] [--install-tools]
+//                                 [--arch ARCH --toolchain FILE]   (cross builds: scripts/prebuild.mjs)
 // Missing tools get one clear message instead of a wall of CMake output.
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,10 +11,13 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const flag = (name) => args.includes(name);
-const outIndex = args.indexOf('--out');
-const out = outIndex >= 0 ? args[outIndex + 1] : 'build';
+const option = (name) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
+const out = option('--out') ?? 'build';
+const arch = option('--arch');
+// A CMake toolchain file names the cross compiler; the caller checks that it exists.
+const toolchain = option('--toolchain');
 
-for (const [tool, probe] of [['cmake', ['--version']], ['c++', ['--version']]]) {
+for (const [tool, probe] of [['cmake', ['--version']], ...(toolchain ? [] : [['c++', ['--version']]])]) {
   if (spawnSync(tool, probe, { stdio: 'ignore' }).status !== 0) {
     console.error(`native-attention: building from source needs ${tool}.\n` +
       '  Debian/Ubuntu: sudo apt-get install cmake g++ libopenblas-dev\n' +
@@ -52,6 +56,8 @@ if (!tools) {
 }
 const cmakeArgs = [tools.cmakeJs, 'compile', '--directory', root, '--out', out, '--log-level', 'warn'];
 if (flag('--debug')) cmakeArgs.push('--debug');
+if (arch) cmakeArgs.push('--arch', arch);
+if (toolchain) cmakeArgs.push(`--CDCMAKE_TOOLCHAIN_FILE=${path.resolve(root, toolchain)}`);
 cmakeArgs.push(`--CDNODE_ADDON_API_INC=${tools.addonApi}`);
 if (flag('--static-blas')) cmakeArgs.push('--CDNATIVE_ATTENTION_STATIC_BLAS=ON');
 cmakeArgs.push(`--CDNATIVE_ATTENTION_SANITIZE=${flag('--sanitize') ? 'ON' : 'OFF'}`);
