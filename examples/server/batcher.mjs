@@ -47,7 +47,7 @@ export class Batcher {
     this.maxInFlight = options.maxInFlight;
     this.queueSize = options.queueSize;
     this.causal = options.causal ?? false;
-    this.padSlack = options.padSlack ?? 0.5;
+    this.padSlack = options.padSlack ?? 0.25;
     this.onBatch = options.onBatch ?? (() => {});
     const detected =
       options.batching === 'padded'

@@ -75,7 +75,7 @@ export const SETTINGS = [
     'auto',
     'auto: packed sequenceLengths when the layer has them, else padded',
   ],
-  ['padSlack', '--pad-slack', 'PAD_SLACK', number(0), 0.5, 'padded batches only: most padding as a fraction of the real tokens'],
+  ['padSlack', '--pad-slack', 'PAD_SLACK', number(0), 0.25, 'padded batches only: most padding as a fraction of the real tokens'],
   [
     'shutdownTimeoutMs',
     '--shutdown-timeout-ms',
