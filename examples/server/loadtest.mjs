@@ -1,6 +1,7 @@
 // Load test of the example server, on loopback only, bounded in time and in requests:
 //
-//   npm ci --prefix examples/server && node examples/server/loadtest.mjs [--duration 5] [--rounds 3] [--connections 32]
+//   npm ci --prefix examples/server && node examples/server/loadtest.mjs \
+//     [--duration 5] [--rounds 3] [--connections 32] [--t-min 16] [--t-max 128] [-- flags for (b)]
 //
 // Starts the servers itself (child processes), then:
 //   (a) one forwardAsync per request (--max-batch 1) and (b) dynamic batching, under the
@@ -10,7 +11,7 @@
 //       timeouts, no crash, healthy afterwards;
 //   (d) 10% malformed requests mixed in: 400s for those, 200s for the others;
 //   then SIGTERM to each server: a drained, clean exit.
-// Requests carry T uniform in [16, 128] tokens of E = 256 float32 (fixed seed).
+// Requests carry T uniform in [t-min, t-max] tokens of E = 256 float32 (fixed seed).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -34,8 +35,8 @@ const ROUNDS = flag('rounds', 3);
 const CONNECTIONS = flag('connections', 32);
 const MAX_REQUESTS = 200_000; // per run: a bound on count besides the one on time
 const E = 256;
-const T_MIN = 16;
-const T_MAX = 128;
+const T_MIN = flag('t-min', 16);
+const T_MAX = flag('t-max', 128);
 
 // ---- requests ---------------------------------------------------------------------------
 function mulberry32(seed) {
@@ -191,7 +192,9 @@ async function main() {
   );
   const requests = makeRequests(12);
 
-  const single = await startServer('(a) one call per request', ['--max-batch', '1', '--batch-window-ms', '0']);
+  // (a) as a server without batching would run: every request's call starts at once (the
+  // library itself admits as many async calls at a time as it has threads).
+  const single = await startServer('(a) one call per request', ['--max-batch', '1', '--batch-window-ms', '0', '--max-in-flight', '64']);
   const batched = await startServer('(b) dynamic batching', B_FLAGS);
   console.log(`(b) batching: ${batched.config.batching.mode} (${batched.config.batching.why})`);
   console.log(
