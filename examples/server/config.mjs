@@ -56,7 +56,14 @@ export const SETTINGS = [
   ['batchWindowMs', '--batch-window-ms', 'BATCH_WINDOW_MS', number(0), 2, 'longest a request waits for others to join its batch'],
   ['batchTokens', '--batch-tokens', 'BATCH_TOKENS', int(1), 4096, 'token budget of a batch (padded tokens B·Tmax when padding)'],
   ['maxBatch', '--max-batch', 'MAX_BATCH', int(1), 64, 'most requests in one batch (1: one forwardAsync per request)'],
-  ['maxInFlight', '--max-in-flight', 'MAX_IN_FLIGHT', int(1), 1, 'batches computing at once (one uses every thread; the next fills meanwhile)'],
+  [
+    'maxInFlight',
+    '--max-in-flight',
+    'MAX_IN_FLIGHT',
+    int(1),
+    1,
+    'batches computing at once (one uses every thread; the next fills meanwhile)',
+  ],
   ['queueSize', '--queue-size', 'QUEUE_SIZE', int(1), 256, 'requests waiting for a batch; beyond it: 503 + Retry-After'],
   ['maxTokens', '--max-tokens', 'MAX_TOKENS', int(1), 512, 'longest sequence T of one request'],
   [

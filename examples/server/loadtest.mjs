@@ -194,7 +194,14 @@ async function main() {
 
   // (a) as a server without batching would run: every request's call starts at once (the
   // library itself admits as many async calls at a time as it has threads).
-  const single = await startServer('(a) one call per request', ['--max-batch', '1', '--batch-window-ms', '0', '--max-in-flight', '64']);
+  const single = await startServer('(a) one call per request', [
+    '--max-batch',
+    '1',
+    '--batch-window-ms',
+    '0',
+    '--max-in-flight',
+    '64',
+  ]);
   const batched = await startServer('(b) dynamic batching', B_FLAGS);
   console.log(`(b) batching: ${batched.config.batching.mode} (${batched.config.batching.why})`);
   console.log(
