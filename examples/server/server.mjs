@@ -95,6 +95,7 @@ export function createServer(layer, config) {
     if (err instanceof HttpError) ({ status, headers, message } = err);
     else if (err instanceof QueueFullError) [status, headers, message] = [503, { 'retry-after': '1' }, err.message];
     else if (err instanceof ShuttingDownError) [status, headers, message] = [503, { 'retry-after': '1' }, err.message];
+    else if (err?.code === 'ECONNRESET') [status, message] = [400, 'the client closed the connection mid-request'];
     else console.error('attention server:', err);
     // The body of a 413 was not read: close rather than drain it.
     if (status === 413) headers = { ...headers, connection: 'close' };
