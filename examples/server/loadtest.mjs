@@ -1,12 +1,13 @@
 // Load test of the example server, on loopback only, bounded in time and in requests:
 //
 //   npm ci --prefix examples/server && node examples/server/loadtest.mjs \
-//     [--duration 5] [--rounds 3] [--connections 32] [--t-min 16] [--t-max 128] [-- flags for (b)]
+//     [--duration 5] [--rounds 3] [--connections 32] [--rate 0] [--t-min 16] [--t-max 128] [-- flags for (b)]
 //
 // Starts the servers itself (child processes), then:
 //   (a) one forwardAsync per request (--max-batch 1) and (b) dynamic batching, under the
-//       same offered load (closed loop, same connections), alternated round by round so
-//       that the machine's noise falls on both alike; medians and the per-round ratio;
+//       same offered load (closed loop, same connections; or --rate N requests/s for
+//       both), alternated round by round so that the machine's noise falls on both
+//       alike; medians and the per-round ratio;
 //   (c) overload: far more connections than the queue holds: 503 + Retry-After, no
 //       timeouts, no crash, healthy afterwards;
 //   (d) 10% malformed requests mixed in: 400s for those, 200s for the others;
@@ -33,6 +34,10 @@ const flag = (name, fallback) => {
 const DURATION = flag('duration', 5); // seconds per run
 const ROUNDS = flag('rounds', 3);
 const CONNECTIONS = flag('connections', 32);
+// --rate N: (a) and (b) at a fixed N requests/s (open loop, latency corrected for
+// coordinated omission) instead of as fast as the connections go: equal offered load in
+// the strict sense, to compare latency and CPU at a rate both can serve.
+const RATE = flag('rate', 0);
 const MAX_REQUESTS = 200_000; // per run: a bound on count besides the one on time
 const E = 256;
 const T_MIN = flag('t-min', 16);
@@ -145,17 +150,18 @@ async function scrape(server) {
 
 // ---- runs -------------------------------------------------------------------------------
 /**
- * A closed-loop autocannon run; `pick(i)` gives the i-th request. Also measures the
+ * An autocannon run (closed loop, or `rate` requests/s); `pick(i)` gives the i-th request. Also measures the
  * server's CPU time per answered request: on a shared machine, where wall-clock figures
  * move with the neighbours' load, it is the steadier measure of what a request costs.
  */
-async function load(server, { connections, duration, pick }) {
+async function load(server, { connections, duration, pick, rate = 0 }) {
   let i = 0;
   const cpu0 = cpuSeconds(server);
   const result = await autocannon({
     url: server.url,
     connections,
     duration,
+    ...(rate > 0 ? { overallRate: rate } : {}),
     maxOverallRequests: MAX_REQUESTS,
     timeout: 10, // seconds: a request slower than this counts as a timeout
     requests: [{ setupRequest: (req) => ({ ...req, ...pick(i++) }) }],
@@ -188,7 +194,7 @@ async function main() {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`load test: ${os.availableParallelism()} CPUs (${cpu}), Node ${process.version}, ${HOST} only`);
   console.log(
-    `(a)/(b): ${CONNECTIONS} connections, ${DURATION} s per run, ${ROUNDS} rounds, T uniform in [${T_MIN}, ${T_MAX}], E = ${E}`,
+    `(a)/(b): ${CONNECTIONS} connections${RATE > 0 ? ` at ${RATE} req/s` : ''}, ${DURATION} s per run, ${ROUNDS} rounds, T uniform in [${T_MIN}, ${T_MAX}], E = ${E}`,
   );
   const requests = makeRequests(12);
 
@@ -218,7 +224,7 @@ async function main() {
     const round = {};
     for (const s of order) {
       round[s === single ? 'a' : 'b'] = summarize(
-        await load(s, { connections: CONNECTIONS, duration: DURATION, pick: (i) => requests[i % 512] }),
+        await load(s, { connections: CONNECTIONS, duration: DURATION, rate: RATE, pick: (i) => requests[i % 512] }),
       );
     }
     rounds.push(round);
