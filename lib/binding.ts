@@ -45,11 +45,17 @@ function platformName(): string {
 function shippedPrebuilds(): string[] {
   const root = path.join(packageRoot, 'prebuilds');
   try {
-    return fs.readdirSync(root).sort().flatMap((target) => {
-      const tags = fs.readdirSync(path.join(root, target)).filter((f) => f.endsWith('.node')).map((f) => f.split('.'));
-      const libcs = [...new Set(tags.map((t) => t.find((x) => x === 'glibc' || x === 'musl')).filter(Boolean))];
-      return tags.length ? [libcs.length ? `${target} (${libcs.join(', ')})` : target] : [];
-    });
+    return fs
+      .readdirSync(root)
+      .sort()
+      .flatMap((target) => {
+        const tags = fs
+          .readdirSync(path.join(root, target))
+          .filter((f) => f.endsWith('.node'))
+          .map((f) => f.split('.'));
+        const libcs = [...new Set(tags.map((t) => t.find((x) => x === 'glibc' || x === 'musl')).filter(Boolean))];
+        return tags.length ? [libcs.length ? `${target} (${libcs.join(', ')})` : target] : [];
+      });
   } catch {
     return [];
   }

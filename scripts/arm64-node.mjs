@@ -32,7 +32,8 @@ export function findQemu() {
 
 /** Why an emulated arm64 Node cannot be set up here, or null when it can. */
 export function arm64NodeUnavailable() {
-  if (process.platform !== 'linux' || process.arch === ARCH) return `needs a non-arm64 Linux host (this is ${process.platform}-${process.arch})`;
+  if (process.platform !== 'linux' || process.arch === ARCH)
+    return `needs a non-arm64 Linux host (this is ${process.platform}-${process.arch})`;
   if (!onPath('apt-get') || !onPath('dpkg')) return 'needs apt-get and dpkg (Debian/Ubuntu)';
   if (!findQemu()) return 'qemu-aarch64 not found (apt-get install qemu-user)';
   const policy = spawnSync('apt-cache', ['policy', `nodejs:${ARCH}`], { encoding: 'utf8' }).stdout ?? '';
@@ -54,11 +55,19 @@ function dependencyClosure() {
   let level = [`nodejs:${ARCH}`];
   // One apt-cache call per level of the dependency tree (each call costs seconds).
   while (level.length) {
-    level.forEach((p) => seen.add(p));
+    for (const p of level) seen.add(p);
     const found = [];
     let pkg = null;
-    const lines = sh('apt-cache', ['depends', '--no-recommends', '--no-suggests', '--no-conflicts', '--no-breaks',
-      '--no-replaces', '--no-enhances', ...level]).split('\n');
+    const lines = sh('apt-cache', [
+      'depends',
+      '--no-recommends',
+      '--no-suggests',
+      '--no-conflicts',
+      '--no-breaks',
+      '--no-replaces',
+      '--no-enhances',
+      ...level,
+    ]).split('\n');
     for (let i = 0; i < lines.length; i++) {
       if (/^\S/.test(lines[i])) pkg = lines[i].trim();
       const m = /^\s*\|?(?:Pre)?Depends: (\S+)/.exec(lines[i]);
@@ -101,7 +110,8 @@ export function prepareArm64Node({ cache = path.join(repo, '.arm64-sysroot'), lo
   const debsOf = (packages) => {
     const uris = sh('apt-get', ['download', '--print-uris', ...packages]);
     const debs = [...uris.matchAll(/^'\S+' (\S+\.deb) /gm)].map((m) => m[1]).sort();
-    if (debs.length !== packages.length) throw new Error(`apt-get download --print-uris: expected ${packages.length} packages, got:\n${uris}`);
+    if (debs.length !== packages.length)
+      throw new Error(`apt-get download --print-uris: expected ${packages.length} packages, got:\n${uris}`);
     return debs;
   };
   let stamp = null;
@@ -115,13 +125,16 @@ export function prepareArm64Node({ cache = path.join(repo, '.arm64-sysroot'), lo
   if (fresh) {
     const packages = dependencyClosure();
     const debs = debsOf(packages);
-    log(`arm64 node: fetching ${packages.length} packages into ${path.relative(process.cwd(), cache) || cache}/ (${packages.join(' ')})`);
+    log(
+      `arm64 node: fetching ${packages.length} packages into ${path.relative(process.cwd(), cache) || cache}/ (${packages.join(' ')})`,
+    );
     const debDir = path.join(cache, 'debs');
     fs.rmSync(cache, { recursive: true, force: true });
     fs.mkdirSync(debDir, { recursive: true });
     sh('apt-get', ['download', '-q', ...packages], { cwd: debDir });
     fs.mkdirSync(sysroot, { recursive: true });
-    for (const deb of fs.readdirSync(debDir).filter((f) => f.endsWith('.deb'))) sh('dpkg', ['-x', path.join(debDir, deb), sysroot]);
+    for (const deb of fs.readdirSync(debDir).filter((f) => f.endsWith('.deb')))
+      sh('dpkg', ['-x', path.join(debDir, deb), sysroot]);
     fs.rmSync(debDir, { recursive: true, force: true });
     fs.writeFileSync(stampFile, `${JSON.stringify({ packages, debs }, null, 2)}\n`);
   }

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const bench = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bench');
-const npm = (args) => spawnSync('npm', args, { cwd: bench, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+const npm = (args) =>
+  spawnSync('npm', args, { cwd: bench, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 if (!fs.existsSync(path.join(bench, 'node_modules', 'onnxruntime-node'))) {
   console.error('bench: installing the benchmark dependencies (once)');
   const r = npm(['ci', '--no-audit', '--no-fund']);

@@ -19,9 +19,11 @@ const toolchain = option('--toolchain');
 
 for (const [tool, probe] of [['cmake', ['--version']], ...(toolchain ? [] : [['c++', ['--version']]])]) {
   if (spawnSync(tool, probe, { stdio: 'ignore' }).status !== 0) {
-    console.error(`native-attention: building from source needs ${tool}.\n` +
-      '  Debian/Ubuntu: sudo apt-get install cmake g++ libopenblas-dev\n' +
-      '  macOS:         brew install cmake openblas (and the Xcode command line tools)');
+    console.error(
+      `native-attention: building from source needs ${tool}.\n` +
+        '  Debian/Ubuntu: sudo apt-get install cmake g++ libopenblas-dev\n' +
+        '  macOS:         brew install cmake openblas (and the Xcode command line tools)',
+    );
     process.exit(1);
   }
 }
@@ -32,7 +34,10 @@ for (const [tool, probe] of [['cmake', ['--version']], ...(toolchain ? [] : [['c
 function resolveTools(from) {
   const require = createRequire(path.join(from, 'package.json'));
   try {
-    return { cmakeJs: require.resolve('cmake-js/bin/cmake-js'), addonApi: path.dirname(require.resolve('node-addon-api/napi.h')) };
+    return {
+      cmakeJs: require.resolve('cmake-js/bin/cmake-js'),
+      addonApi: path.dirname(require.resolve('node-addon-api/napi.h')),
+    };
   } catch {
     return null;
   }
@@ -43,15 +48,31 @@ if (!tools && flag('--install-tools')) {
   tools = resolveTools(dir);
   if (!tools) {
     console.log('native-attention: installing the build tools (cmake-js, node-addon-api) into .build-tools/');
-    const r = spawnSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--ignore-scripts', '--no-audit',
-      '--no-fund', 'cmake-js@8', 'node-addon-api@8'], { stdio: 'inherit' });
+    const r = spawnSync(
+      'npm',
+      [
+        'install',
+        '--prefix',
+        dir,
+        '--no-save',
+        '--no-package-lock',
+        '--ignore-scripts',
+        '--no-audit',
+        '--no-fund',
+        'cmake-js@8',
+        'node-addon-api@8',
+      ],
+      { stdio: 'inherit' },
+    );
     if (r.status !== 0) process.exit(r.status ?? 1);
     tools = resolveTools(dir);
   }
 }
 if (!tools) {
-  console.error('native-attention: cmake-js and node-addon-api are missing: run `npm install` (in a clone) or ' +
-    '`npm run build:from-source` (in an installed package).');
+  console.error(
+    'native-attention: cmake-js and node-addon-api are missing: run `npm install` (in a clone) or ' +
+      '`npm run build:from-source` (in an installed package).',
+  );
   process.exit(1);
 }
 const cmakeArgs = [tools.cmakeJs, 'compile', '--directory', root, '--out', out, '--log-level', 'warn'];

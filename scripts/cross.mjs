@@ -21,8 +21,10 @@ export function crossTarget(arch) {
   if (arch === process.arch) return null;
   const t = CROSS[arch];
   if (!t || process.platform !== 'linux') {
-    throw new Error(`building for ${process.platform}-${arch} on ${process.platform}-${process.arch} is not supported ` +
-      `(cross builds: linux-x64 → linux-${Object.keys(CROSS).join(', linux-')})`);
+    throw new Error(
+      `building for ${process.platform}-${arch} on ${process.platform}-${process.arch} is not supported ` +
+        `(cross builds: linux-x64 → linux-${Object.keys(CROSS).join(', linux-')})`,
+    );
   }
   return t;
 }

@@ -40,7 +40,8 @@ if (requested.length) {
     } catch (err) {
       fail(err.message);
     }
-    if (missing.length) fail(`cannot build ${process.platform}-${arch}: missing ${missing.join(', ')}\n  install: ${crossTarget(arch).install}`);
+    if (missing.length)
+      fail(`cannot build ${process.platform}-${arch}: missing ${missing.join(', ')}\n  install: ${crossTarget(arch).install}`);
   }
 } else {
   targets = [process.arch];
@@ -52,8 +53,10 @@ if (requested.length) {
         continue;
       }
       skipped.push(arch);
-      console.log(`prebuild: SKIPPING linux-${arch}: missing ${missing.join(', ')}\n` +
-        `  install (Debian/Ubuntu, as root): ${CROSS[arch].install}`);
+      console.log(
+        `prebuild: SKIPPING linux-${arch}: missing ${missing.join(', ')}\n` +
+          `  install (Debian/Ubuntu, as root): ${CROSS[arch].install}`,
+      );
     }
   }
 }
@@ -64,8 +67,13 @@ for (const arch of targets) {
   const cross = crossTarget(arch);
   const out = `build-prebuild-${arch}`;
   console.log(`prebuild: building ${process.platform}-${arch}${cross ? ` (cross, ${cross.triple})` : ''}`);
-  run(process.execPath, ['scripts/build-native.mjs', '--static-blas', '--out', out,
-    ...(cross ? ['--arch', arch, '--toolchain', cross.toolchain] : [])]);
+  run(process.execPath, [
+    'scripts/build-native.mjs',
+    '--static-blas',
+    '--out',
+    out,
+    ...(cross ? ['--arch', arch, '--toolchain', cross.toolchain] : []),
+  ]);
   const built = path.join(root, out, 'Release', 'native_attention.node');
   const dir = path.join(root, 'prebuilds', `${process.platform}-${arch}`);
   const target = path.join(dir, `native-attention.napi${libc}.node`);
@@ -85,6 +93,8 @@ for (const arch of targets) {
 console.log(`prebuild: wrote\n  ${written.join('\n  ')}`);
 for (const arch of skipped) {
   const stale = path.join('prebuilds', `${process.platform}-${arch}`);
-  console.log(`prebuild: skipped ${process.platform}-${arch} (no cross tools)` +
-    (fs.existsSync(path.join(root, stale)) ? `; WARNING: ${stale}/ is left from an earlier build and was not rebuilt` : ''));
+  console.log(
+    `prebuild: skipped ${process.platform}-${arch} (no cross tools)` +
+      (fs.existsSync(path.join(root, stale)) ? `; WARNING: ${stale}/ is left from an earlier build and was not rebuilt` : ''),
+  );
 }

@@ -24,8 +24,17 @@ try {
   process.exit(1);
 }
 const build = 'build-native-tests-arm64';
-run('cmake', ['-S', '.', '-B', build, '--log-level=WARNING', `-DCMAKE_TOOLCHAIN_FILE=${path.join(root, CROSS.arm64.toolchain)}`,
-  '-DNATIVE_ATTENTION_TESTS=ON', '-DNATIVE_ATTENTION_STATIC_BLAS=ON', '-DCMAKE_BUILD_TYPE=Release',
-  `-DCMAKE_CROSSCOMPILING_EMULATOR=${env.qemu};-L;${env.sysroot}`]);
+run('cmake', [
+  '-S',
+  '.',
+  '-B',
+  build,
+  '--log-level=WARNING',
+  `-DCMAKE_TOOLCHAIN_FILE=${path.join(root, CROSS.arm64.toolchain)}`,
+  '-DNATIVE_ATTENTION_TESTS=ON',
+  '-DNATIVE_ATTENTION_STATIC_BLAS=ON',
+  '-DCMAKE_BUILD_TYPE=Release',
+  `-DCMAKE_CROSSCOMPILING_EMULATOR=${env.qemu};-L;${env.sysroot}`,
+]);
 run('cmake', ['--build', build]);
 run('ctest', ['--test-dir', build, '--output-on-failure']);

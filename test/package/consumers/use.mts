@@ -7,3 +7,11 @@ const options: ForwardOptions = { causal: true, mask: { data: new Uint8Array([1,
 const y: Tensor = mha.forward(x, x, x, options);
 const shape: number[] = y.shape;
 void shape;
+
+// Mistakes the types must catch (tsc fails if any of these stops being an error).
+// @ts-expect-error: an unknown option name
+mha.forward(x, null, null, { causl: true });
+// @ts-expect-error: a tensor needs a Float32Array
+tensor('abc', [3]);
+// @ts-expect-error: embedDim is required
+new MultiHeadAttention({ numHeads: 2 });

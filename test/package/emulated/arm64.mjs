@@ -13,7 +13,12 @@ import { prepareArm64Node, runArm64Node } from '../../../scripts/arm64-node.mjs'
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 
-export const SUITES = ['test/unit/bad-input.test.ts', 'test/numerical/mha.test.ts', 'test/numerical/sdpa.test.ts', 'test/numerical/matmul.test.ts'];
+export const SUITES = [
+  'test/unit/bad-input.test.ts',
+  'test/numerical/mha.test.ts',
+  'test/numerical/sdpa.test.ts',
+  'test/numerical/matmul.test.ts',
+];
 const HELPERS = ['test/helpers/reference.ts', 'test/helpers/layers.ts'];
 // Imports of the suites, as seen from the flat output folder inside the consumer project.
 const IMPORTS = {
@@ -61,8 +66,15 @@ export function emulatedArm64Checks(app, check) {
     return r.stdout.trim();
   };
   check('linux-arm64 (emulated): the package loads prebuilds/linux-arm64', () => {
-    const loaded = node(['-e', "require('native-attention'); console.log(process.arch, Object.keys(require.cache).filter((k) => k.endsWith('.node')).join())"], 'load');
-    if (!/^arm64 .*\/prebuilds\/linux-arm64\/native-attention\.napi\.glibc\.node$/.test(loaded)) throw new Error(`loaded: ${loaded}`);
+    const loaded = node(
+      [
+        '-e',
+        "require('native-attention'); console.log(process.arch, Object.keys(require.cache).filter((k) => k.endsWith('.node')).join())",
+      ],
+      'load',
+    );
+    if (!/^arm64 .*\/prebuilds\/linux-arm64\/native-attention\.napi\.glibc\.node$/.test(loaded))
+      throw new Error(`loaded: ${loaded}`);
     return path.relative(app, loaded.split(' ')[1]);
   });
   for (const [name, file] of [
@@ -75,19 +87,23 @@ export function emulatedArm64Checks(app, check) {
       return `${node([file], file).split('\n').pop()} (${seconds(t0)})`;
     });
   }
-  check(`linux-arm64 (emulated): ${SUITES.map((f) => path.basename(f, '.test.ts')).join(', ')} (vs the float64 reference, TOL 1e-5)`, () => {
-    const files = writeSuites(path.join(app, 'emulated'));
-    const t0 = Date.now();
-    const out = node(['emulated/vitest-lite.cjs', ...files.map((f) => `emulated/${f}`)], 'the suites', 20 * 60_000);
-    return `${out.split('\n').pop()}; wall ${seconds(t0)}`;
-  });
+  check(
+    `linux-arm64 (emulated): ${SUITES.map((f) => path.basename(f, '.test.ts')).join(', ')} (vs the float64 reference, TOL 1e-5)`,
+    () => {
+      const files = writeSuites(path.join(app, 'emulated'));
+      const t0 = Date.now();
+      const out = node(['emulated/vitest-lite.cjs', ...files.map((f) => `emulated/${f}`)], 'the suites', 20 * 60_000);
+      return `${out.split('\n').pop()}; wall ${seconds(t0)}`;
+    },
+  );
   check('linux-arm64 (emulated): without its prebuild, the load error names linux-arm64 (glibc)', () => {
     const dir = path.join(app, 'node_modules', 'native-attention', 'prebuilds', 'linux-arm64');
     fs.renameSync(dir, `${dir}.away`);
     try {
       const r = runArm64Node(env, ['-e', "require('native-attention')"], { cwd: app, timeout: 60_000 });
       const first = r.stderr.split('\n').find((l) => l.startsWith('Error: native-attention:')) ?? r.stderr;
-      if (r.status === 0 || !first.includes('for linux-arm64 (glibc).')) throw new Error(`expected a load error naming linux-arm64 (glibc), got:\n${r.stderr}`);
+      if (r.status === 0 || !first.includes('for linux-arm64 (glibc).'))
+        throw new Error(`expected a load error naming linux-arm64 (glibc), got:\n${r.stderr}`);
       return first.replace(/^Error: /, '');
     } finally {
       fs.renameSync(`${dir}.away`, dir);

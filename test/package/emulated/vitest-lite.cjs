@@ -19,7 +19,7 @@ function format(title, row, index) {
     return f === '%s' ? String(v) : f === '%j' || f === '%o' ? JSON.stringify(v) : String(Number(v));
   });
   if (row && typeof row === 'object' && !Array.isArray(row)) {
-    out = out.replace(/\$([\w.]+)/g, (m, p) => {
+    out = out.replace(/\$([\w.]+)/g, (_m, p) => {
       let v = row;
       for (const k of p.split('.')) v = v == null ? undefined : v[k];
       return typeof v === 'string' ? v : util.inspect(v, { depth: 0 });
@@ -27,8 +27,9 @@ function format(title, row, index) {
   }
   return out;
 }
-const eachOf = (register) => (table) => (title, fn) =>
-  table.forEach((row, i) => register(format(title, row, i), () => (Array.isArray(row) ? fn(...row) : fn(row))));
+const eachOf = (register) => (table) => (title, fn) => {
+  for (const [i, row] of table.entries()) register(format(title, row, i), () => (Array.isArray(row) ? fn(...row) : fn(row)));
+};
 
 function describe(title, fn) {
   prefix.push(title);
@@ -63,7 +64,7 @@ function equals(a, b) {
   const keys = (o) => Object.keys(o).filter((k) => o[k] !== undefined);
   const ka = keys(a);
   const kb = keys(b);
-  return ka.length === kb.length && kb.every((k) => Object.prototype.hasOwnProperty.call(a, k) && equals(a[k], b[k]));
+  return ka.length === kb.length && kb.every((k) => Object.hasOwn(a, k) && equals(a[k], b[k]));
 }
 
 const show = (v) => util.inspect(v, { depth: 3, maxArrayLength: 20, breakLength: Infinity });
@@ -100,10 +101,16 @@ const MATCHERS = {
   toBeLessThanOrEqual: (a, e) => [a <= e, `expected ${show(a)} to be <= ${show(e)}`],
   toBeGreaterThan: (a, e) => [a > e, `expected ${show(a)} to be > ${show(e)}`],
   toBeGreaterThanOrEqual: (a, e) => [a >= e, `expected ${show(a)} to be >= ${show(e)}`],
-  toBeInstanceOf: (a, e) => [a instanceof e, `expected ${show(a)} to be an instance of ${e && e.name}`],
-  toMatch: (a, e) => [typeof e === 'string' ? String(a).includes(e) : e.test(String(a)), `expected ${show(a)} to match ${show(e)}`],
-  toContain: (a, e) => [a != null && (typeof a === 'string' ? a.includes(e) : Array.from(a).includes(e)), `expected ${show(a)} to contain ${show(e)}`],
-  toHaveLength: (a, e) => [a != null && a.length === e, `expected length ${a && a.length} to be ${e}`],
+  toBeInstanceOf: (a, e) => [a instanceof e, `expected ${show(a)} to be an instance of ${e?.name}`],
+  toMatch: (a, e) => [
+    typeof e === 'string' ? String(a).includes(e) : e.test(String(a)),
+    `expected ${show(a)} to match ${show(e)}`,
+  ],
+  toContain: (a, e) => [
+    a != null && (typeof a === 'string' ? a.includes(e) : Array.from(a).includes(e)),
+    `expected ${show(a)} to contain ${show(e)}`,
+  ],
+  toHaveLength: (a, e) => [a != null && a.length === e, `expected length ${a?.length} to be ${e}`],
   toHaveProperty: (a, key, ...value) => {
     const has = a != null && key in Object(a);
     const ok = has && (value.length === 0 || equals(a[key], value[0]));
@@ -111,7 +118,10 @@ const MATCHERS = {
   },
   toThrow: (fn, e) => {
     const t = thrown(fn);
-    return [!!t && matchesError(t.err, e), t ? `expected the error ${show(t.err)} to match ${show(e)}` : 'expected a throw, got none'];
+    return [
+      !!t && matchesError(t.err, e),
+      t ? `expected the error ${show(t.err)} to match ${show(e)}` : 'expected a throw, got none',
+    ];
   },
 };
 MATCHERS.toThrowError = MATCHERS.toThrow;
@@ -167,7 +177,7 @@ async function main() {
     tests.length = 0;
     require(require('node:path').resolve(file));
     for (const t of tests) {
-      if (skip && skip.test(t.name)) {
+      if (skip?.test(t.name)) {
         skipped++;
         continue;
       }
@@ -178,7 +188,13 @@ async function main() {
         err = e;
       }
       if (t.fails) err = err ? null : new AssertionError('expected to fail (it.fails), but passed');
-      if (err) failed.push(`${file} > ${t.name}\n    ${String(err && err.stack ? err.stack : err).split('\n').slice(0, 4).join('\n    ')}`);
+      if (err)
+        failed.push(
+          `${file} > ${t.name}\n    ${String(err?.stack ? err.stack : err)
+            .split('\n')
+            .slice(0, 4)
+            .join('\n    ')}`,
+        );
       else passed++;
     }
   }
