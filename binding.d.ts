@@ -30,6 +30,8 @@ export interface ForwardArgs extends AttentionArgs {
   batch: number;
   queryLength: number;
   keyLength: number;
+  /** Packed sequences (batch 1, queryLength = keyLength = their sum): block-diagonal attention. */
+  sequenceLengths: Int32Array | null;
 }
 
 /** q [B, H, Lq, Dk], k [B, H, Lk, Dk], v [B, H, Lk, Dv] → out [B, H, Lq, Dv]. */

@@ -83,3 +83,48 @@ function resolveKeyLengths(value: unknown, B: number, Lk: number): Int32Array {
   }
   return lengths;
 }
+
+/**
+ * Packed sequence lengths for an unbatched query of Lq rows (`batchedShape` is the query's
+ * shape when it was batched, an error): positive integers summing to Lq, keys packed the
+ * same way (Lk = Lq), and no keyLengths (each sequence is exactly its own length).
+ */
+export function resolveSequenceLengths(
+  value: unknown,
+  batchedShape: readonly number[] | null,
+  Lq: number,
+  Lk: number,
+  withKeyLengths: boolean,
+): Int32Array {
+  if (batchedShape) {
+    throw rangeError(
+      'sequenceLengths',
+      'an unbatched query [T, E] holding the packed sequences',
+      `a query of shape ${formatShape(batchedShape)}`,
+    );
+  }
+  if (Lk !== Lq) throw rangeError('sequenceLengths', `keys packed like the query (${Lq} rows)`, `${Lk} key rows`);
+  if (withKeyLengths)
+    throw rangeError('keyLengths', 'no keyLengths with sequenceLengths (each sequence is its own length)', 'both');
+  let lengths: Int32Array;
+  if (value instanceof Int32Array) lengths = value;
+  else if (Array.isArray(value)) {
+    lengths = new Int32Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (typeof v !== 'number') throw typeError(`sequenceLengths[${i}]`, 'a positive integer', v);
+      if (!Number.isInteger(v) || v < 1 || v > Lq)
+        throw rangeError(`sequenceLengths[${i}]`, `an integer in [1, ${Lq}]`, describe(v));
+      lengths[i] = v;
+    }
+  } else throw typeError('sequenceLengths', 'an Int32Array or an array of positive integers', value);
+  if (lengths.length === 0) throw rangeError('sequenceLengths', 'at least one sequence', 'none');
+  let total = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const v = lengths[i]!;
+    if (v < 1) throw rangeError(`sequenceLengths[${i}]`, `an integer in [1, ${Lq}]`, `${v}`);
+    total += v;
+  }
+  if (total !== Lq) throw rangeError('sequenceLengths', `lengths summing to the query's ${Lq} rows`, `a sum of ${total}`);
+  return lengths;
+}

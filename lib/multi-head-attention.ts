@@ -1,6 +1,6 @@
 // MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
 import type { ForwardArgs, MultiHeadAttention as NativeLayer } from '../binding';
-import { resolveAttentionOptions, type AttentionOptions } from './attention-options';
+import { resolveAttentionOptions, resolveSequenceLengths, type AttentionOptions } from './attention-options';
 import { runAsync } from './async';
 import { native } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
@@ -49,6 +49,13 @@ export const WEIGHT_NAMES: readonly WeightName[] = ['wq', 'bq', 'wk', 'bk', 'wv'
 export type Weights = Partial<Record<WeightName, Tensor>>;
 
 export interface ForwardOptions extends AttentionOptions {
+  /**
+   * Packed sequences: `query` is unbatched, [T, E], holding consecutive sequences of these
+   * lengths (summing to T); each attends only within itself (block-diagonal attention,
+   * `causal` per sequence), and no padding is projected or attended. The output is
+   * [T, outputDim], rows in the same order. A mask broadcasts over [1, H, T, T].
+   */
+  sequenceLengths?: Int32Array | readonly number[] | null;
   /** Write the output here instead of allocating ([B, Lq, outputDim] elements). */
   out?: Float32Array;
 }
@@ -81,11 +88,18 @@ interface PreparedCall {
   outputs: Outputs;
 }
 
-const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({ mask: true, causal: true, keyLengths: true, out: true });
+const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({
+  mask: true,
+  causal: true,
+  keyLengths: true,
+  sequenceLengths: true,
+  out: true,
+});
 const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
   mask: true,
   causal: true,
   keyLengths: true,
+  sequenceLengths: true,
   out: true,
   averageHeads: true,
 });
@@ -326,12 +340,18 @@ export class MultiHeadAttention {
     const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
     if (withWeights) checkBoolean('averageHeads', o.averageHeads, false);
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
+    let sequenceLengths: Int32Array | null = null;
+    if (o.sequenceLengths !== undefined && o.sequenceLengths !== null) {
+      if (withWeights) throw typeError('sequenceLengths', 'no packed sequences in forwardWithWeights', o.sequenceLengths);
+      sequenceLengths = resolveSequenceLengths(o.sequenceLengths, batched ? qs : null, Lq, Lk, r.keyLengths !== null);
+    }
     const out = outputArray('out', o.out, B * Lq * this.outputDim, () => [
       ['query', query.data],
       ['key', k.data],
       ['value', v.data],
       ['mask', r.mask],
       ['keyLengths', r.keyLengths],
+      ['sequenceLengths', sequenceLengths],
     ]);
     const weightsOut = withWeights ? new Float32Array(sizeOf([B, this.numHeads, Lq, Lk], 'attention weights')) : null;
     return {
@@ -342,6 +362,7 @@ export class MultiHeadAttention {
         batch: B,
         queryLength: Lq,
         keyLength: Lk,
+        sequenceLengths,
         mask: r.mask,
         maskStrides: r.maskStrides,
         causal: r.causal,

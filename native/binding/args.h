@@ -36,9 +36,9 @@ template <> constexpr napi_typedarray_type typed_array_kind<float>() { return na
 template <> constexpr napi_typedarray_type typed_array_kind<uint8_t>() { return napi_uint8_array; }
 template <> constexpr napi_typedarray_type typed_array_kind<int32_t>() { return napi_int32_array; }
 template <typename T> constexpr const char* typed_array_name();
-template <> constexpr const char* typed_array_name<float>() { return "Float32Array"; }
-template <> constexpr const char* typed_array_name<uint8_t>() { return "Uint8Array"; }
-template <> constexpr const char* typed_array_name<int32_t>() { return "Int32Array"; }
+template <> constexpr const char* typed_array_name<float>() { return "a Float32Array"; }
+template <> constexpr const char* typed_array_name<uint8_t>() { return "a Uint8Array"; }
+template <> constexpr const char* typed_array_name<int32_t>() { return "an Int32Array"; }
 
 // The largest dimension product the binding accepts for any one array: beyond this, a
 // request is refused before any memory is allocated or touched. Exported to lib/ as
@@ -105,7 +105,7 @@ class Args {
     size_t byte_offset = 0;
     if (!v.IsTypedArray() || napi_get_typedarray_info(env_, v, &kind, &length, &data, &buffer, &byte_offset) != napi_ok ||
         kind != typed_array_kind<T>())
-      type_error(key, std::string("expected a ") + typed_array_name<T>());
+      type_error(key, std::string("expected ") + typed_array_name<T>());
     bool detached = false;
     if (napi_is_detached_arraybuffer(env_, buffer, &detached) == napi_ok && detached)
       type_error(key, "its ArrayBuffer is detached");

@@ -105,7 +105,7 @@ Napi::Value MultiHeadAttention::GetWeight(const Napi::CallbackInfo& info) {
 }
 
 // forward({ query, key, value, batch, queryLength, keyLength, mask, maskStrides, causal,
-//           keyLengths, out, weightsOut }) and forwardAsync(the same).
+//           keyLengths, sequenceLengths, out, weightsOut }) and forwardAsync(the same).
 Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool async) {
   const Args a(info, async ? "forwardAsync" : "forward");
   const MhaDims& d = weights_->dims();
@@ -124,6 +124,21 @@ Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool asy
   const AttentionArgs att = read_attention_args(a, shape, a.elements("out", {in.B, in.Lq, d.Eo}),
                                                 {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()},
                                                  {"value", v.data, v.bytes()}});
+  auto seq = a.typed_array<int32_t>("sequenceLengths", -1, true);
+  if (!seq.value.IsEmpty()) {  // given (possibly empty, which is refused below)
+    if (in.B != 1 || in.Lq != in.Lk || seq.length < 1 || att.params.key_lengths || att.params.weights)
+      a.range_error("sequenceLengths", "expected one packed row (batch 1, key = query rows) without keyLengths or weightsOut");
+    int64_t total = 0;
+    for (int64_t i = 0; i < seq.length; ++i) {
+      if (seq.data[i] < 1) a.range_error("sequenceLengths", "entry " + std::to_string(i) + ": expected a positive length");
+      total += seq.data[i];
+    }
+    if (total != in.Lq)
+      a.range_error("sequenceLengths", "expected lengths summing to " + std::to_string(in.Lq) + ", got " + std::to_string(total));
+    require_disjoint(a.env(), {"out", att.out.data, att.out.bytes()}, {{"sequenceLengths", seq.data, seq.bytes()}});
+    in.sequence_lengths = seq.data;
+    in.sequences = seq.length;
+  }
   call.weights = weights_;
   call.params = att.params;
   call.params.scale = scale_;
@@ -133,6 +148,7 @@ Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool asy
     c.in.query = buffers.input(q.data, size_t(q.length));
     c.in.key = buffers.input(k.data, size_t(k.length));
     c.in.value = buffers.input(v.data, size_t(v.length));
+    c.in.sequence_lengths = buffers.input(seq.data, size_t(seq.length));
     c.out = own_attention_args(att, &c.params, buffers);
   });
 }

@@ -105,6 +105,20 @@ struct MhaPlan {
   Projection jobs[3];  // their groups, in order, are Q, K, V
   int n_jobs = 0;
   bool head_major = false;
+  const int32_t* sequence_lengths = nullptr;  // packed sequences, or null
+  int64_t sequences = 0;
+
+  // The shape attention runs on: the whole call, or one packed sequence of `length` rows.
+  AttentionShape sequence_shape(int64_t length) const { return {1, shape.H, length, length, shape.Dk, shape.Dv}; }
+
+  // attention_heads' scratch: for packed sequences, enough for the longest.
+  int64_t scratch_floats(int threads, bool weights) const {
+    if (!sequence_lengths) return attention_scratch_floats(shape, threads, weights);
+    int64_t most = 0;
+    for (int64_t i = 0; i < sequences; ++i)
+      most = std::max(most, attention_scratch_floats(sequence_shape(sequence_lengths[i]), threads, weights));
+    return most;
+  }
 };
 
 MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in) {
@@ -112,6 +126,8 @@ MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in) {
   const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
   MhaPlan p;
   p.shape = {in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
+  p.sequence_lengths = in.sequence_lengths;
+  p.sequences = in.sequences;
   // Long sequences: project in row chunks and scatter each chunk's heads into head-major
   // buffers. Q·Kᵀ and P·V then read each head's keys and values as one contiguous block;
   // read in place as column slices of a [L, H·D] matrix (12 KiB apart per row at E=1024)
@@ -159,7 +175,7 @@ MhaBuffers carve(const MhaPlan& p, int threads, bool weights, Carver& c) {
     widest = std::max(widest, p.jobs[j].N);
   }
   b.merged = c.take(checked_product({s.B, s.Lq, s.H, s.Dv}));
-  b.scratch = c.take(attention_scratch_floats(s, threads, weights));
+  b.scratch = c.take(p.scratch_floats(threads, weights));
   if (p.head_major) b.chunks = c.take(checked_product({threads, kProjectChunk, widest}));
   return b;
 }
@@ -220,6 +236,17 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   const MhaDims& d = w.dims();
   const int64_t rows_q = checked_product({in.B, in.Lq}), rows_k = checked_product({in.B, in.Lk});
   if (in.B < 1 || in.Lq < 1 || in.Lk < 1 || rows_q < 0 || rows_k < 0) return Status::InvalidArgument;
+  if (in.sequence_lengths) {
+    // One packed row of sequences that tile it exactly; no per-row key lengths or weights.
+    if (in.B != 1 || in.Lq != in.Lk || in.sequences < 1 || params.key_lengths || params.weights)
+      return Status::InvalidArgument;
+    int64_t total = 0;
+    for (int64_t i = 0; i < in.sequences; ++i) {
+      if (in.sequence_lengths[i] < 1) return Status::InvalidArgument;
+      total += in.sequence_lengths[i];
+    }
+    if (total != in.Lq) return Status::InvalidArgument;
+  }
   if (rows_q > kBlasIntMax || rows_k > kBlasIntMax) return Status::TooLarge;
 
   MhaPlan plan = plan_forward(w, in);
@@ -238,7 +265,29 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   // Heads write straight into their columns of the merged [B·Lq, H·Dv] matrix.
   const int64_t hv = d.H * d.Dv;
   const HeadsOut merged{buf.merged, in.Lq * hv, d.Dv, hv};
-  attention_heads(lease, plan.shape, heads[0], heads[1], heads[2], merged, params, buf.scratch);
+  if (!plan.sequence_lengths) {
+    attention_heads(lease, plan.shape, heads[0], heads[1], heads[2], merged, params, buf.scratch);
+  } else {
+    // Packed sequences: each is its own attention over rows [start, start + length) of
+    // every head, reached by offsetting the row pointers; nothing else moves.
+    int64_t start = 0;
+    for (int64_t i = 0; i < plan.sequences; ++i) {
+      const int64_t length = plan.sequence_lengths[i];
+      const auto at = [start](HeadsIn h) {
+        h.data += start * h.row_stride;
+        return h;
+      };
+      HeadsOut o = merged;
+      o.data += start * o.row_stride;
+      AttentionParams p = params;  // a mask over [1, H, T, T] is read at this diagonal block
+      if (p.mask.kind != MaskKind::None) {
+        const int64_t offset = start * (p.mask.query_stride + p.mask.key_stride);
+        p.mask.data = static_cast<const char*>(p.mask.data) + offset * (p.mask.kind == MaskKind::Bool ? 1 : 4);
+      }
+      attention_heads(lease, plan.sequence_shape(length), at(heads[0]), at(heads[1]), at(heads[2]), o, p, buf.scratch);
+      start += length;
+    }
+  }
 
   const auto wo = w.slot(MhaWeights::WO);
   gemm_bias(lease, int(rows_q), int(d.Eo), int(hv), buf.merged, int(hv), wo.data, int(wo.ld),

@@ -60,6 +60,11 @@ struct MhaInputs {
   const float* query;  // [B, Lq, E]
   const float* key;    // [B, Lk, Ek]
   const float* value;  // [B, Lk, Ev]
+  // Packed sequences (B = 1, Lq = Lk = T): the rows hold consecutive sequences of these
+  // lengths (summing to T), and each attends only within itself: block-diagonal
+  // attention, with no padding projected or attended. Null: one sequence per batch row.
+  const int32_t* sequence_lengths = nullptr;
+  int64_t sequences = 0;
 };
 
 // out: [B, Lq, Eo]. params.weights, when set, receives [B, H, Lq, Lk] probabilities.

@@ -51,6 +51,10 @@ const sdpa = () => ({
 const mm = () => ({ a: f32(6), b: f32(12, 2), out: new Float32Array(8), M: 2, N: 4, K: 3 });
 
 const F = (changes) => () => layer.forward({ ...fwd(), ...changes });
+// One packed row: q = k [1,3,8] (kdim 6 for keys, vdim 5 for values), B=1, Lq=Lk=3 → out [1,3,7]
+const packed = (changes) => ({
+  ...fwd(), query: f32(24), key: f32(18, 2), value: f32(15, 3), batch: 1, queryLength: 3, keyLength: 3, out: new Float32Array(21), ...changes,
+});
 const FA = (changes) => () => layer.forwardAsync({ ...fwd(), ...changes });
 const S = (changes) => () => native.scaledDotProductAttention({ ...sdpa(), ...changes });
 const SA = (changes) => () => native.scaledDotProductAttentionAsync({ ...sdpa(), ...changes });
@@ -182,6 +186,21 @@ const cases = [
   ['forward: keyLengths a Float32Array', F({ keyLengths: new Float32Array([1, 1]) }), 'error'],
   ['forward: keyLengths a plain array', F({ keyLengths: [1, 1] }), 'error'],
   ['forward: keyLengths detached', F({ keyLengths: detached(new Int32Array([1, 1])) }), 'error'],
+
+  // sequenceLengths (packed sequences: batch 1, queryLength = keyLength = their sum)
+  ['control: sequenceLengths [1, 2]', () => layer.forward(packed({ sequenceLengths: new Int32Array([1, 2]) })), 'ok'],
+  ['control: sequenceLengths async', () => layer.forwardAsync(packed({ sequenceLengths: new Int32Array([2, 1]) })), 'ok'],
+  ['forward: sequenceLengths with batch 2', F({ sequenceLengths: new Int32Array([3]) }), 'error'],
+  ['forward: sequenceLengths summing to 4 of 3', () => layer.forward(packed({ sequenceLengths: new Int32Array([2, 2]) })), 'error'],
+  ['forward: sequenceLengths [0, 3]', () => layer.forward(packed({ sequenceLengths: new Int32Array([0, 3]) })), 'error'],
+  ['forward: sequenceLengths [INT32_MIN, 3]', () => layer.forward(packed({ sequenceLengths: new Int32Array([-(2 ** 31), 3]) })), 'error'],
+  ['forward: sequenceLengths [INT32_MAX, INT32_MAX] (sum overflows int32)', () => layer.forward(packed({ sequenceLengths: new Int32Array([2 ** 31 - 1, 2 ** 31 - 1]) })), 'error'],
+  ['forward: sequenceLengths empty', () => layer.forward(packed({ sequenceLengths: new Int32Array(0) })), 'error'],
+  ['forward: sequenceLengths a plain array', () => layer.forward(packed({ sequenceLengths: [3] })), 'error'],
+  ['forward: sequenceLengths with keyLengths', () => layer.forward(packed({ sequenceLengths: new Int32Array([3]), keyLengths: new Int32Array([3]) })), 'error'],
+  ['forward: sequenceLengths with weightsOut', () => layer.forward(packed({ sequenceLengths: new Int32Array([3]), weightsOut: new Float32Array(18) })), 'error'],
+  ['forward: out overlapping sequenceLengths', () => { const b = new ArrayBuffer(1024); return layer.forward(packed({ sequenceLengths: new Int32Array(b, 0, 1).fill(3), out: new Float32Array(b, 0, 21) })); }, 'error'],
+  ['forward async: sequenceLengths summing to 4 of 3', () => layer.forwardAsync(packed({ sequenceLengths: new Int32Array([2, 2]) })), 'error'],
 
   // ---- the same lies with async = true: must throw (or reject), never queue ----------
   ['forward async: query 47 < B·Lq·E', FA({ query: f32(47) }), 'error'],
