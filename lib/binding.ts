@@ -61,6 +61,16 @@ function shippedPrebuilds(): string[] {
   }
 }
 
+/** True when `file` exists and is newer than every one of `others`. */
+function isNewer(file: string, others: readonly string[]): boolean {
+  try {
+    const t = fs.statSync(file).mtimeMs;
+    return others.every((o) => fs.statSync(o).mtimeMs < t);
+  } catch {
+    return false;
+  }
+}
+
 function load(): NativeBinding {
   // NATIVE_ATTENTION_BINARY=<file.node> loads exactly that file (e.g. a sanitizer build).
   const explicit = process.env.NATIVE_ATTENTION_BINARY;
@@ -70,7 +80,11 @@ function load(): NativeBinding {
   const tried: string[] = [];
   // NATIVE_ATTENTION_FROM_SOURCE=1 skips prebuilds: for developers testing a fresh build.
   const prebuilds = process.env.NATIVE_ATTENTION_FROM_SOURCE === '1' ? [] : prebuildCandidates(prebuildDir);
-  for (const file of [...prebuilds, buildFile]) {
+  // A local build newer than the prebuilds comes first: it is what was built from these
+  // sources (a clone after a native change, or a package rebuilt with build:from-source),
+  // while the prebuilds may predate it. An installed package has no build/ unless built.
+  const order = isNewer(buildFile, prebuilds) ? [buildFile, ...prebuilds] : [...prebuilds, buildFile];
+  for (const file of order) {
     if (!fs.existsSync(file)) continue;
     try {
       return require(file) as NativeBinding;
