@@ -143,7 +143,7 @@ async function scrape(server) {
   return {
     requestsPerBatch: value('attention_batch_requests_sum') / value('attention_batch_requests_count'),
     batches: value('attention_batch_requests_count'),
-    paddingTokens: value('attention_padding_tokens_total'),
+    paddingTokens: value('attention_padding_tokens_total') || 0, // no sample until a padded batch ran
     tokens: value('attention_batch_tokens_sum'),
   };
 }
