@@ -63,24 +63,32 @@ function resolveMask(mask: unknown, target: number[]) {
   return { data: m.data, strides: strides as [number, number, number, number] };
 }
 
-function resolveKeyLengths(value: unknown, B: number, Lk: number): Int32Array {
-  let lengths: Int32Array;
-  if (value instanceof Int32Array) lengths = value;
-  else if (Array.isArray(value)) {
-    lengths = new Int32Array(value.length);
+/**
+ * An Int32Array of integers in [lo, hi], given as one or as an array of numbers; entries
+ * are checked one by one, so the message names the first bad one (with its value as given).
+ */
+function integerArray(arg: string, value: unknown, lo: number, hi: number): Int32Array {
+  const expected = `an integer in [${lo}, ${hi}]`;
+  if (value instanceof Int32Array) {
     for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (typeof v !== 'number') throw typeError(`keyLengths[${i}]`, 'an integer', v);
-      if (!Number.isInteger(v)) throw rangeError(`keyLengths[${i}]`, `an integer in [0, ${Lk}]`, describe(v));
-      lengths[i] = Math.max(-1, Math.min(v, Lk + 1)); // out-of-range values stay out of range below
+      if (value[i]! < lo || value[i]! > hi) throw rangeError(`${arg}[${i}]`, expected, `${value[i]}`);
     }
-  } else throw typeError('keyLengths', 'an Int32Array or an array of integers', value);
-  if (lengths.length !== B) throw rangeError('keyLengths', `${B} entries (one per batch row)`, `${lengths.length}`);
-  for (let i = 0; i < lengths.length; i++) {
-    const v = lengths[i]!;
-    if (v < 0 || v > Lk)
-      throw rangeError(`keyLengths[${i}]`, `an integer in [0, ${Lk}]`, Array.isArray(value) ? describe(value[i]) : `${v}`);
+    return value;
   }
+  if (!Array.isArray(value)) throw typeError(arg, 'an Int32Array or an array of integers', value);
+  const out = new Int32Array(value.length);
+  for (let i = 0; i < value.length; i++) {
+    const v: unknown = value[i];
+    if (typeof v !== 'number') throw typeError(`${arg}[${i}]`, 'an integer', v);
+    if (!Number.isInteger(v) || v < lo || v > hi) throw rangeError(`${arg}[${i}]`, expected, describe(v));
+    out[i] = v;
+  }
+  return out;
+}
+
+function resolveKeyLengths(value: unknown, B: number, Lk: number): Int32Array {
+  const lengths = integerArray('keyLengths', value, 0, Lk);
+  if (lengths.length !== B) throw rangeError('keyLengths', `${B} entries (one per batch row)`, `${lengths.length}`);
   return lengths;
 }
 
@@ -106,25 +114,10 @@ export function resolveSequenceLengths(
   if (Lk !== Lq) throw rangeError('sequenceLengths', `keys packed like the query (${Lq} rows)`, `${Lk} key rows`);
   if (withKeyLengths)
     throw rangeError('keyLengths', 'no keyLengths with sequenceLengths (each sequence is its own length)', 'both');
-  let lengths: Int32Array;
-  if (value instanceof Int32Array) lengths = value;
-  else if (Array.isArray(value)) {
-    lengths = new Int32Array(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (typeof v !== 'number') throw typeError(`sequenceLengths[${i}]`, 'a positive integer', v);
-      if (!Number.isInteger(v) || v < 1 || v > Lq)
-        throw rangeError(`sequenceLengths[${i}]`, `an integer in [1, ${Lq}]`, describe(v));
-      lengths[i] = v;
-    }
-  } else throw typeError('sequenceLengths', 'an Int32Array or an array of positive integers', value);
+  const lengths = integerArray('sequenceLengths', value, 1, Lq);
   if (lengths.length === 0) throw rangeError('sequenceLengths', 'at least one sequence', 'none');
   let total = 0;
-  for (let i = 0; i < lengths.length; i++) {
-    const v = lengths[i]!;
-    if (v < 1) throw rangeError(`sequenceLengths[${i}]`, `an integer in [1, ${Lq}]`, `${v}`);
-    total += v;
-  }
+  for (const n of lengths) total += n;
   if (total !== Lq) throw rangeError('sequenceLengths', `lengths summing to the query's ${Lq} rows`, `a sum of ${total}`);
   return lengths;
 }

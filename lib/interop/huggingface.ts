@@ -139,20 +139,9 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
     weights.bv = repeatHeads(biases[2] ?? zeros(v.shape[0]!), Hkv, valueDim, rep);
     weights.bo = biases[3] ? { data: biases[3].data.slice(), shape: [outputDim] } : zeros(outputDim);
   }
-  return buildLayer(
-    {
-      embedDim: E,
-      numHeads: H,
-      keyDim,
-      valueDim,
-      kdim: k.shape[1]!,
-      vdim: v.shape[1]!,
-      outputDim,
-      useBias,
-      ...pickOverrides(FROM, o),
-    },
-    weights,
-  );
+  const [kdim, vdim] = [k.shape[1]!, v.shape[1]!];
+  const sizes = { embedDim: E, numHeads: H, keyDim, valueDim, kdim, vdim, outputDim, useBias };
+  return buildLayer({ ...sizes, ...pickOverrides(FROM, o) }, weights);
 
   function mustGet(d: typeof dict, name: string, shape: (number | string)[]): Tensor {
     const t = d.get(name);

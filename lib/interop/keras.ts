@@ -120,20 +120,9 @@ export function fromKeras(source: TensorSource, options: FromKerasOptions = {}):
     weights.bv = copyTensor(get('value/bias', [H, valueDim]), [H * valueDim]);
     weights.bo = copyTensor(get(`${outName}/bias`, [outputDim]));
   }
-  return buildLayer(
-    {
-      embedDim: E,
-      numHeads: H,
-      keyDim,
-      valueDim,
-      kdim: k.shape[0]!,
-      vdim: v.shape[0]!,
-      outputDim,
-      useBias,
-      ...pickOverrides(FROM, o),
-    },
-    weights,
-  );
+  const [kdim, vdim] = [k.shape[0]!, v.shape[0]!];
+  const sizes = { embedDim: E, numHeads: H, keyDim, valueDim, kdim, vdim, outputDim, useBias };
+  return buildLayer({ ...sizes, ...pickOverrides(FROM, o) }, weights);
 }
 
 export interface ToKerasOptions {

@@ -61,6 +61,9 @@ class Args {
   [[noreturn]] void type_error(const char* key, const std::string& msg) const { throw_type(env_, name(key) + msg); }
   [[noreturn]] void range_error(const char* key, const std::string& msg) const { throw_range(env_, name(key) + msg); }
 
+  // A size: an integral Number in [1, BLAS's int limit].
+  int64_t dim(const char* key) const { return integer(key, 1, kBlasIntMax); }
+
   // An integral Number in [lo, hi].
   int64_t integer(const char* key, int64_t lo, int64_t hi) const { return integer_value(key, get(key), lo, hi); }
   int64_t integer_value(const char* key, Napi::Value v, int64_t lo, int64_t hi) const {

@@ -42,13 +42,13 @@ class MultiHeadAttention : public Napi::ObjectWrap<MultiHeadAttention> {
 MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MultiHeadAttention>(info) {
   const Args a(info, "MultiHeadAttention");
   MhaDims d;
-  d.E = a.integer("embedDim", 1, kBlasIntMax);
-  d.H = a.integer("numHeads", 1, kBlasIntMax);
-  d.Dk = a.integer("keyDim", 1, kBlasIntMax);
-  d.Dv = a.integer("valueDim", 1, kBlasIntMax);
-  d.Ek = a.integer("kdim", 1, kBlasIntMax);
-  d.Ev = a.integer("vdim", 1, kBlasIntMax);
-  d.Eo = a.integer("outputDim", 1, kBlasIntMax);
+  d.E = a.dim("embedDim");
+  d.H = a.dim("numHeads");
+  d.Dk = a.dim("keyDim");
+  d.Dv = a.dim("valueDim");
+  d.Ek = a.dim("kdim");
+  d.Ev = a.dim("vdim");
+  d.Eo = a.dim("outputDim");
   d.bias = a.boolean("useBias");
   scale_ = a.finite_float("scale");
   throw_status(a.env(), mha_check_dims(d));
@@ -111,9 +111,9 @@ Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool asy
   const MhaDims& d = weights_->dims();
   ForwardCall call;
   MhaInputs& in = call.in;
-  in.B = a.integer("batch", 1, kBlasIntMax);
-  in.Lq = a.integer("queryLength", 1, kBlasIntMax);
-  in.Lk = a.integer("keyLength", 1, kBlasIntMax);
+  in.B = a.dim("batch");
+  in.Lq = a.dim("queryLength");
+  in.Lk = a.dim("keyLength");
   auto q = a.typed_array<float>("query", a.elements("query", {in.B, in.Lq, d.E}));
   auto k = a.typed_array<float>("key", a.elements("key", {in.B, in.Lk, d.Ek}));
   auto v = a.typed_array<float>("value", a.elements("value", {in.B, in.Lk, d.Ev}));

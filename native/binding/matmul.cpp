@@ -9,9 +9,9 @@ namespace na::binding {
 // matmul({ a [M, K], b [K, N], out [M, N], M, N, K })
 Napi::Value matmul(const Napi::CallbackInfo& info) {
   const Args args(info, "matmul");
-  const int64_t M = args.integer("M", 1, kBlasIntMax);
-  const int64_t N = args.integer("N", 1, kBlasIntMax);
-  const int64_t K = args.integer("K", 1, kBlasIntMax);
+  const int64_t M = args.dim("M");
+  const int64_t N = args.dim("N");
+  const int64_t K = args.dim("K");
   auto a = args.typed_array<float>("a", args.elements("a", {M, K}));
   auto b = args.typed_array<float>("b", args.elements("b", {K, N}));
   auto c = args.typed_array<float>("out", args.elements("out", {M, N}));

@@ -39,12 +39,12 @@ Napi::Value sdpa(const Napi::CallbackInfo& info, bool async) {
   const Args a(info, async ? "scaledDotProductAttentionAsync" : "scaledDotProductAttention");
   SdpaCall call;
   AttentionShape& s = call.shape;
-  s.B = a.integer("batch", 1, kBlasIntMax);
-  s.H = a.integer("heads", 1, kBlasIntMax);
-  s.Lq = a.integer("queryLength", 1, kBlasIntMax);
-  s.Lk = a.integer("keyLength", 1, kBlasIntMax);
-  s.Dk = a.integer("keyDim", 1, kBlasIntMax);
-  s.Dv = a.integer("valueDim", 1, kBlasIntMax);
+  s.B = a.dim("batch");
+  s.H = a.dim("heads");
+  s.Lq = a.dim("queryLength");
+  s.Lk = a.dim("keyLength");
+  s.Dk = a.dim("keyDim");
+  s.Dv = a.dim("valueDim");
   auto q = a.typed_array<float>("q", a.elements("q", {s.B, s.H, s.Lq, s.Dk}));
   auto k = a.typed_array<float>("k", a.elements("k", {s.B, s.H, s.Lk, s.Dk}));
   auto v = a.typed_array<float>("v", a.elements("v", {s.B, s.H, s.Lk, s.Dv}));

@@ -107,7 +107,7 @@ describe('sequenceLengths: bad input', () => {
       'a string',
       { sequenceLengths: '6' },
       TypeError,
-      'sequenceLengths: expected an Int32Array or an array of positive integers, got "6"',
+      'sequenceLengths: expected an Int32Array or an array of integers, got "6"',
     ],
     ['no sequences', { sequenceLengths: [] }, RangeError, 'sequenceLengths: expected at least one sequence, got none'],
     [
