@@ -2,9 +2,10 @@
 // lib/ validates every argument and gives the messages users see; the native side
 // re-checks what it reads and throws TypeError/RangeError, never aborts.
 //
-// Every entry point takes one arguments object read by name, so an option is declared
-// once here, once in lib/ and once in the C++ that reads it. Shapes are row-major and
-// contiguous.
+// Each entry point's arguments are declared here as one named interface (*Args). The
+// native functions take them positionally, in the order of the module's `argNames`
+// (native/binding/arg_tables.h, the one list on the C++ side); lib/binding.ts packs the
+// named objects into that order. Shapes are row-major and contiguous.
 
 /** The options the layer's forward and scaledDotProductAttention share. */
 export interface AttentionArgs {
@@ -62,22 +63,51 @@ export interface LayerArgs {
 
 export type WeightName = 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo';
 
-export declare class MultiHeadAttention {
-  constructor(args: LayerArgs);
-  /** Copies `data` (contiguous [rows, cols]) into the weight. */
-  setWeight(args: { name: WeightName; data: Float32Array }): void;
-  /** Copies the weight into `out` (contiguous [rows, cols]). */
-  getWeight(args: { name: WeightName; out: Float32Array }): void;
-  forward(args: ForwardArgs): void;
-  /** Copies the inputs now; writes the outputs when the Promise settles. */
-  forwardAsync(args: ForwardArgs): Promise<void>;
+/** Copies `data` (contiguous [rows, cols]) into the weight. */
+export interface SetWeightArgs {
+  name: WeightName;
+  data: Float32Array;
+}
+/** Copies the weight into `out` (contiguous [rows, cols]). */
+export interface GetWeightArgs {
+  name: WeightName;
+  out: Float32Array;
+}
+/** out [M, N] = a [M, K] · b [K, N] (cblas_sgemm, pool threads). */
+export interface MatmulArgs {
+  a: Float32Array;
+  b: Float32Array;
+  out: Float32Array;
+  M: number;
+  N: number;
+  K: number;
 }
 
-export declare function scaledDotProductAttention(args: SdpaArgs): void;
-export declare function scaledDotProductAttentionAsync(args: SdpaArgs): Promise<void>;
+/** Arguments in the order of argNames[entry]: the values of the entry's *Args interface. */
+type Positional = unknown[];
 
-/** out [M, N] = a [M, K] · b [K, N] (cblas_sgemm, pool threads). */
-export declare function matmul(args: { a: Float32Array; b: Float32Array; out: Float32Array; M: number; N: number; K: number }): void;
+export declare class MultiHeadAttention {
+  constructor(...args: Positional /* LayerArgs */);
+  setWeight(...args: Positional /* SetWeightArgs */): void;
+  getWeight(...args: Positional /* GetWeightArgs */): void;
+  forward(...args: Positional /* ForwardArgs */): void;
+  /** Copies the inputs now; writes the outputs when the Promise settles. */
+  forwardAsync(...args: Positional /* ForwardArgs */): Promise<void>;
+}
+
+export declare function scaledDotProductAttention(...args: Positional /* SdpaArgs */): void;
+export declare function scaledDotProductAttentionAsync(...args: Positional /* SdpaArgs */): Promise<void>;
+export declare function matmul(...args: Positional /* MatmulArgs */): void;
+
+/** Each entry point's argument names, in call order. */
+export declare const argNames: Readonly<{
+  layer: readonly (keyof LayerArgs)[];
+  forward: readonly (keyof ForwardArgs)[];
+  sdpa: readonly (keyof SdpaArgs)[];
+  matmul: readonly (keyof MatmulArgs)[];
+  setWeight: readonly (keyof SetWeightArgs)[];
+  getWeight: readonly (keyof GetWeightArgs)[];
+}>;
 
 export declare function setNumThreads(n: number): void;
 export declare function getNumThreads(): number;
@@ -94,3 +124,7 @@ export declare const limits: Readonly<{
   /** setNumThreads' upper bound. */
   maxThreads: number;
 }>;
+
+/** Test hook, exported only when NATIVE_ATTENTION_FAULT_INJECTION=1: after `skip` more
+ * allocations or thread starts succeed, the next `count` fail. */
+export declare const _faultInjection: ((kind: 'alloc' | 'thread', skip: number, count: number) => void) | undefined;

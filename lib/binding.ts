@@ -3,9 +3,10 @@
 // from-source build (build/Release). A failure names both places and the fix.
 import fs from 'node:fs';
 import path from 'node:path';
-import type * as Native from '../binding';
+import type * as Raw from '../binding';
+import type { ForwardArgs, GetWeightArgs, LayerArgs, MatmulArgs, SdpaArgs, SetWeightArgs } from '../binding';
 
-export type NativeBinding = typeof Native;
+type RawBinding = typeof Raw;
 
 const packageRoot = path.resolve(__dirname, '..');
 
@@ -71,10 +72,10 @@ function isNewer(file: string, others: readonly string[]): boolean {
   }
 }
 
-function load(): NativeBinding {
+function load(): RawBinding {
   // NATIVE_ATTENTION_BINARY=<file.node> loads exactly that file (e.g. a sanitizer build).
   const explicit = process.env.NATIVE_ATTENTION_BINARY;
-  if (explicit) return require(path.resolve(explicit)) as NativeBinding;
+  if (explicit) return require(path.resolve(explicit)) as RawBinding;
   const prebuildDir = path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`);
   const buildFile = path.join(packageRoot, 'build', 'Release', 'native_attention.node');
   const tried: string[] = [];
@@ -87,7 +88,7 @@ function load(): NativeBinding {
   for (const file of order) {
     if (!fs.existsSync(file)) continue;
     try {
-      return require(file) as NativeBinding;
+      return require(file) as RawBinding;
     } catch (err) {
       tried.push(`${file}: ${(err as Error).message}`);
     }
@@ -104,5 +105,62 @@ function load(): NativeBinding {
   );
 }
 
-/** The raw native module. Internal: use the classes in lib/. */
-export const native: NativeBinding = load();
+/** The raw native module. Internal: use `native` below (or the classes in lib/). */
+export const rawBinding: RawBinding = load();
+
+/**
+ * A function that lists an arguments object's fields in the native order (`names`, from
+ * the module's argNames). Compiled once per entry point, so each call reads the fields
+ * with plain property loads: the named objects cost next to nothing, while C++ reads its
+ * arguments by position.
+ */
+function packer<T>(names: readonly (keyof T)[]): (args: T) => unknown[] {
+  const fields = names.map(String);
+  for (const f of fields) {
+    if (!/^[A-Za-z_$][\w$]*$/.test(f)) throw new Error(`native-attention: unexpected argument name ${JSON.stringify(f)}`);
+  }
+  return new Function('o', `return [${fields.map((f) => `o.${f}`).join(', ')}];`) as (args: T) => unknown[];
+}
+
+const order = rawBinding.argNames;
+const pack = {
+  layer: packer<LayerArgs>(order.layer),
+  forward: packer<ForwardArgs>(order.forward),
+  sdpa: packer<SdpaArgs>(order.sdpa),
+  matmul: packer<MatmulArgs>(order.matmul),
+  setWeight: packer<SetWeightArgs>(order.setWeight),
+  getWeight: packer<GetWeightArgs>(order.getWeight),
+};
+
+/** The native layer, taking its arguments as the named objects of binding.d.ts. */
+export class NativeLayer {
+  readonly #raw: Raw.MultiHeadAttention;
+  constructor(args: LayerArgs) {
+    this.#raw = new rawBinding.MultiHeadAttention(...pack.layer(args));
+  }
+  setWeight(args: SetWeightArgs): void {
+    this.#raw.setWeight(...pack.setWeight(args));
+  }
+  getWeight(args: GetWeightArgs): void {
+    this.#raw.getWeight(...pack.getWeight(args));
+  }
+  forward(args: ForwardArgs): void {
+    this.#raw.forward(...pack.forward(args));
+  }
+  forwardAsync(args: ForwardArgs): Promise<void> {
+    return this.#raw.forwardAsync(...pack.forward(args));
+  }
+}
+
+/** The native module with named arguments. Internal: use the classes in lib/. */
+export const native = {
+  MultiHeadAttention: NativeLayer,
+  scaledDotProductAttention: (args: SdpaArgs): void => rawBinding.scaledDotProductAttention(...pack.sdpa(args)),
+  scaledDotProductAttentionAsync: (args: SdpaArgs): Promise<void> =>
+    rawBinding.scaledDotProductAttentionAsync(...pack.sdpa(args)),
+  matmul: (args: MatmulArgs): void => rawBinding.matmul(...pack.matmul(args)),
+  setNumThreads: rawBinding.setNumThreads,
+  getNumThreads: rawBinding.getNumThreads,
+  blasInfo: rawBinding.blasInfo,
+  limits: rawBinding.limits,
+};

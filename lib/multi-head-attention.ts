@@ -1,8 +1,8 @@
 // MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
-import type { ForwardArgs, MultiHeadAttention as NativeLayer } from '../binding';
+import type { ForwardArgs } from '../binding';
 import { resolveAttentionOptions, resolveSequenceLengths, type AttentionOptions } from './attention-options';
 import { runAsync } from './async';
-import { native } from './binding';
+import { native, type NativeLayer } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
 import { sizeOf } from './layout';
 import { MAX_BLAS_INT, MAX_PARAMETERS } from './limits';

@@ -122,7 +122,7 @@ const env = {
     [
       '-e',
       `const n = require(process.env.NATIVE_ATTENTION_BINARY); const o = new Float32Array(4);
-      n.matmul({ a: new Float32Array([1,2,3,4]), b: new Float32Array([1,0,0,1]), out: o, M: 2, N: 2, K: 2 });
+      n.matmul(new Float32Array([1,2,3,4]), new Float32Array([1,0,0,1]), o, 2, 2, 2);
       if (o.join() !== '1,2,3,4') throw new Error('wrong result ' + o.join()); console.log('ok');`,
     ],
     { env, encoding: 'utf8' },

@@ -29,6 +29,28 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// Each entry point's argument names, in call order (arg_tables.h): lib/binding.ts packs
+// its named argument objects with them.
+template <typename Arg>
+void set_arg_names(Napi::Env env, Napi::Object o) {
+  Napi::Array a = Napi::Array::New(env, size_t(Arg::kCount));
+  for (size_t i = 0; i < size_t(Arg::kCount); ++i) a.Set(uint32_t(i), Napi::String::New(env, arg_names(Arg{})[i]));
+  a.Freeze();
+  o.Set(entry_name(Arg{}), a);
+}
+
+Napi::Object arg_names_object(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  set_arg_names<LayerArg>(env, o);
+  set_arg_names<ForwardArg>(env, o);
+  set_arg_names<SdpaArg>(env, o);
+  set_arg_names<MatmulArg>(env, o);
+  set_arg_names<SetWeightArg>(env, o);
+  set_arg_names<GetWeightArg>(env, o);
+  o.Freeze();
+  return o;
+}
+
 // The limits lib/ validates against, so that each has one definition (here, in C++).
 Napi::Object limits(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
@@ -81,6 +103,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New<get_num_threads>(env, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New<blas_info>(env, "blasInfo"));
   exports.Set("limits", limits(env));
+  exports.Set("argNames", arg_names_object(env));
   const char* faults = std::getenv("NATIVE_ATTENTION_FAULT_INJECTION");
   if (faults && std::strcmp(faults, "1") == 0)
     exports.Set("_faultInjection", Napi::Function::New<fault_injection>(env, "_faultInjection"));

@@ -1,13 +1,9 @@
-// Argument unpacking for the binding. Every entry point takes one arguments object whose
-// properties are read by name (binding.d.ts types each object): adding an option means
-// one new property here and one in lib/, never a renumbering. lib/ validates everything
-// first and writes the messages users normally see; these checks exist because the raw
-// binding is reachable too, so they re-check whatever native code will read or write. A
-// failed check throws a JS TypeError/RangeError (never aborts): better-sqlite3's
-// REQUIRE_* style.
-//
-// Cost: a named read is one napi_get_named_property (an internalised-string lookup);
-// measured in bench/NOTES.md against the old positional arguments.
+// Argument unpacking for the binding. Every entry point takes its arguments in the order
+// of one table (arg_tables.h), read through its enum, so messages name each argument.
+// lib/ validates everything first and writes the messages users normally see; these
+// checks exist because the raw binding is reachable too, so they re-check whatever
+// native code will read or write. A failed check throws a JS TypeError/RangeError (never
+// aborts): better-sqlite3's REQUIRE_* style.
 #pragma once
 #include <napi.h>
 
@@ -15,6 +11,7 @@
 #include <cstdint>
 #include <string>
 
+#include "arg_tables.h"
 #include "common.h"
 
 namespace na::binding {
@@ -45,28 +42,29 @@ template <> constexpr const char* typed_array_name<int32_t>() { return "an Int32
 // limits.maxElements.
 constexpr int64_t kMaxElements = int64_t(1) << 40;
 
-// Named reads from the arguments object of one call. `what` prefixes every message
-// (e.g. "forward: query: expected a Float32Array").
+// The arguments of one call, in the order of the table behind `Arg` (arg_tables.h).
+// `what` prefixes every message (e.g. "forward: query: expected a Float32Array").
+template <typename Arg>
 class Args {
  public:
-  Args(const Napi::CallbackInfo& info, const char* what) : env_(info.Env()), what_(what) {
-    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsArray() || info[0].IsTypedArray())
-      throw_type(env_, std::string(what) + ": expected an arguments object");
-    obj_ = info[0].As<Napi::Object>();
+  Args(const Napi::CallbackInfo& info, const char* what) : info_(info), env_(info.Env()), what_(what) {
+    if (info.Length() != size_t(Arg::kCount))
+      throw_type(env_, std::string(what) + ": expected " + std::to_string(size_t(Arg::kCount)) + " arguments (" +
+                           list() + "), got " + std::to_string(info.Length()));
   }
 
   Napi::Env env() const { return env_; }
-  Napi::Value get(const char* key) const { return obj_.Get(key); }
+  Napi::Value get(Arg key) const { return info_[size_t(key)]; }
 
-  [[noreturn]] void type_error(const char* key, const std::string& msg) const { throw_type(env_, name(key) + msg); }
-  [[noreturn]] void range_error(const char* key, const std::string& msg) const { throw_range(env_, name(key) + msg); }
+  [[noreturn]] void type_error(Arg key, const std::string& msg) const { throw_type(env_, name(key) + msg); }
+  [[noreturn]] void range_error(Arg key, const std::string& msg) const { throw_range(env_, name(key) + msg); }
 
   // A size: an integral Number in [1, BLAS's int limit].
-  int64_t dim(const char* key) const { return integer(key, 1, kBlasIntMax); }
+  int64_t dim(Arg key) const { return integer(key, 1, kBlasIntMax); }
 
   // An integral Number in [lo, hi].
-  int64_t integer(const char* key, int64_t lo, int64_t hi) const { return integer_value(key, get(key), lo, hi); }
-  int64_t integer_value(const char* key, Napi::Value v, int64_t lo, int64_t hi) const {
+  int64_t integer(Arg key, int64_t lo, int64_t hi) const { return integer_value(key, get(key), lo, hi); }
+  int64_t integer_value(Arg key, Napi::Value v, int64_t lo, int64_t hi) const {
     if (!v.IsNumber()) type_error(key, "expected a number");
     const double d = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(d) || d != std::floor(d) || d < double(lo) || d > double(hi))
@@ -75,7 +73,7 @@ class Args {
     return int64_t(d);
   }
 
-  float finite_float(const char* key) const {
+  float finite_float(Arg key) const {
     Napi::Value v = get(key);
     if (!v.IsNumber()) type_error(key, "expected a number");
     const double d = v.As<Napi::Number>().DoubleValue();
@@ -84,7 +82,7 @@ class Args {
     return float(d);
   }
 
-  bool boolean(const char* key) const {
+  bool boolean(Arg key) const {
     Napi::Value v = get(key);
     if (!v.IsBoolean()) type_error(key, "expected a boolean");
     return v.As<Napi::Boolean>().Value();
@@ -93,11 +91,11 @@ class Args {
   // A typed array of T with exactly `expected` elements (-1: any length). With
   // `nullable`, undefined/null give an empty ArrayArg.
   template <typename T>
-  ArrayArg<T> typed_array(const char* key, int64_t expected, bool nullable = false) const {
+  ArrayArg<T> typed_array(Arg key, int64_t expected, bool nullable = false) const {
     return typed_array_value<T>(key, get(key), expected, nullable);
   }
   template <typename T>
-  ArrayArg<T> typed_array_value(const char* key, Napi::Value v, int64_t expected, bool nullable = false) const {
+  ArrayArg<T> typed_array_value(Arg key, Napi::Value v, int64_t expected, bool nullable = false) const {
     ArrayArg<T> a;
     if (nullable && (v.IsUndefined() || v.IsNull())) return a;
     // One napi_get_typedarray_info call: type, length and the (already offset) data.
@@ -122,18 +120,23 @@ class Args {
   }
 
   // The element count of an array of these dimensions, refused beyond kMaxElements.
-  int64_t elements(const char* key, std::initializer_list<int64_t> dims) const {
+  int64_t elements(Arg key, std::initializer_list<int64_t> dims) const {
     const int64_t p = checked_product(dims);
     if (p < 0 || p > kMaxElements) range_error(key, "size too large");
     return p;
   }
 
  private:
-  std::string name(const char* key) const { return std::string(what_) + ": " + key + ": "; }
+  std::string name(Arg key) const { return std::string(what_) + ": " + arg_names(Arg{})[size_t(key)] + ": "; }
+  static std::string list() {
+    std::string s;
+    for (size_t i = 0; i < size_t(Arg::kCount); ++i) s += (i ? ", " : "") + std::string(arg_names(Arg{})[i]);
+    return s;
+  }
 
+  const Napi::CallbackInfo& info_;
   Napi::Env env_;
   const char* what_;
-  Napi::Object obj_;
 };
 
 // An output must not share memory with an input: compared by address, so views of one

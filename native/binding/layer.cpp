@@ -32,25 +32,27 @@ class MultiHeadAttention : public Napi::ObjectWrap<MultiHeadAttention> {
 
  private:
   Napi::Value forward(const Napi::CallbackInfo& info, bool async);
-  MhaWeights::Name weight_arg(const Args& a, MhaWeights::Slot* slot) const;
+  template <typename A>
+  MhaWeights::Name weight_arg(const Args<A>& a, MhaWeights::Slot* slot) const;
   // Shared with in-flight async calls; copied on write while one holds it.
   std::shared_ptr<MhaWeights> weights_;
   float scale_ = 1.0f;
 };
 
-// new MultiHeadAttention({ embedDim, numHeads, keyDim, valueDim, kdim, vdim, outputDim, useBias, scale })
+// new MultiHeadAttention(...NA_LAYER_ARGS)
 MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MultiHeadAttention>(info) {
-  const Args a(info, "MultiHeadAttention");
+  using A = LayerArg;
+  const Args<A> a(info, "MultiHeadAttention");
   MhaDims d;
-  d.E = a.dim("embedDim");
-  d.H = a.dim("numHeads");
-  d.Dk = a.dim("keyDim");
-  d.Dv = a.dim("valueDim");
-  d.Ek = a.dim("kdim");
-  d.Ev = a.dim("vdim");
-  d.Eo = a.dim("outputDim");
-  d.bias = a.boolean("useBias");
-  scale_ = a.finite_float("scale");
+  d.E = a.dim(A::embedDim);
+  d.H = a.dim(A::numHeads);
+  d.Dk = a.dim(A::keyDim);
+  d.Dv = a.dim(A::valueDim);
+  d.Ek = a.dim(A::kdim);
+  d.Ev = a.dim(A::vdim);
+  d.Eo = a.dim(A::outputDim);
+  d.bias = a.boolean(A::useBias);
+  scale_ = a.finite_float(A::scale);
   throw_status(a.env(), mha_check_dims(d));
   try {
     fault::check_alloc();
@@ -62,25 +64,27 @@ MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::O
 
 // `name` is one of wq, bq, wk, bk, wv, bv, wo, bo; *slot receives its shape. A layer
 // without bias has no b*.
-MhaWeights::Name MultiHeadAttention::weight_arg(const Args& a, MhaWeights::Slot* slot) const {
+template <typename A>
+MhaWeights::Name MultiHeadAttention::weight_arg(const Args<A>& a, MhaWeights::Slot* slot) const {
   static const char* const kNames[MhaWeights::kCount] = {"wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
-  Napi::Value v = a.get("name");
+  Napi::Value v = a.get(A::name);
   const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   for (int i = 0; i < MhaWeights::kCount; ++i) {
     if (name != kNames[i]) continue;
     *slot = weights_->slot(MhaWeights::Name(i));
-    if (!slot->data) a.range_error("name", "this layer has no bias (useBias: false)");
+    if (!slot->data) a.range_error(A::name, "this layer has no bias (useBias: false)");
     return MhaWeights::Name(i);
   }
-  a.type_error("name", "expected one of wq, bq, wk, bk, wv, bv, wo, bo");
+  a.type_error(A::name, "expected one of wq, bq, wk, bk, wv, bv, wo, bo");
 }
 
-// setWeight({ name, data })
+// setWeight(name, data)
 Napi::Value MultiHeadAttention::SetWeight(const Napi::CallbackInfo& info) {
-  const Args a(info, "setWeight");
+  using A = SetWeightArg;
+  const Args<A> a(info, "setWeight");
   MhaWeights::Slot s;
   const auto name = weight_arg(a, &s);
-  auto src = a.typed_array<float>("data", s.rows * s.cols);
+  auto src = a.typed_array<float>(A::data, s.rows * s.cols);
   try {
     // Copy on write: an async call in flight keeps computing with the weights it started with.
     if (weights_.use_count() > 1) {
@@ -94,47 +98,48 @@ Napi::Value MultiHeadAttention::SetWeight(const Napi::CallbackInfo& info) {
   return a.env().Undefined();
 }
 
-// getWeight({ name, out })
+// getWeight(name, out)
 Napi::Value MultiHeadAttention::GetWeight(const Napi::CallbackInfo& info) {
-  const Args a(info, "getWeight");
+  using A = GetWeightArg;
+  const Args<A> a(info, "getWeight");
   MhaWeights::Slot s;
   const auto name = weight_arg(a, &s);
-  auto dst = a.typed_array<float>("out", s.rows * s.cols);
+  auto dst = a.typed_array<float>(A::out, s.rows * s.cols);
   weights_->read(name, dst.data);
   return a.env().Undefined();
 }
 
-// forward({ query, key, value, batch, queryLength, keyLength, mask, maskStrides, causal,
-//           keyLengths, sequenceLengths, out, weightsOut }) and forwardAsync(the same).
+// forward(...NA_FORWARD_ARGS) and forwardAsync(the same).
 Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool async) {
-  const Args a(info, async ? "forwardAsync" : "forward");
+  using A = ForwardArg;
+  const Args<A> a(info, async ? "forwardAsync" : "forward");
   const MhaDims& d = weights_->dims();
   ForwardCall call;
   MhaInputs& in = call.in;
-  in.B = a.dim("batch");
-  in.Lq = a.dim("queryLength");
-  in.Lk = a.dim("keyLength");
-  auto q = a.typed_array<float>("query", a.elements("query", {in.B, in.Lq, d.E}));
-  auto k = a.typed_array<float>("key", a.elements("key", {in.B, in.Lk, d.Ek}));
-  auto v = a.typed_array<float>("value", a.elements("value", {in.B, in.Lk, d.Ev}));
+  in.B = a.dim(A::batch);
+  in.Lq = a.dim(A::queryLength);
+  in.Lk = a.dim(A::keyLength);
+  auto q = a.typed_array<float>(A::query, a.elements(A::query, {in.B, in.Lq, d.E}));
+  auto k = a.typed_array<float>(A::key, a.elements(A::key, {in.B, in.Lk, d.Ek}));
+  auto v = a.typed_array<float>(A::value, a.elements(A::value, {in.B, in.Lk, d.Ev}));
   in.query = q.data;
   in.key = k.data;
   in.value = v.data;
   const AttentionShape shape{in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
-  const AttentionArgs att = read_attention_args(a, shape, a.elements("out", {in.B, in.Lq, d.Eo}),
+  const AttentionArgs att = read_attention_args(a, shape, a.elements(A::out, {in.B, in.Lq, d.Eo}),
                                                 {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()},
                                                  {"value", v.data, v.bytes()}});
-  auto seq = a.typed_array<int32_t>("sequenceLengths", -1, true);
+  auto seq = a.typed_array<int32_t>(A::sequenceLengths, -1, true);
   if (!seq.value.IsEmpty()) {  // given (possibly empty, which is refused below)
     if (in.B != 1 || in.Lq != in.Lk || seq.length < 1 || att.params.key_lengths || att.params.weights)
-      a.range_error("sequenceLengths", "expected one packed row (batch 1, key = query rows) without keyLengths or weightsOut");
+      a.range_error(A::sequenceLengths, "expected one packed row (batch 1, key = query rows) without keyLengths or weightsOut");
     int64_t total = 0;
     for (int64_t i = 0; i < seq.length; ++i) {
-      if (seq.data[i] < 1) a.range_error("sequenceLengths", "entry " + std::to_string(i) + ": expected a positive length");
+      if (seq.data[i] < 1) a.range_error(A::sequenceLengths, "entry " + std::to_string(i) + ": expected a positive length");
       total += seq.data[i];
     }
     if (total != in.Lq)
-      a.range_error("sequenceLengths", "expected lengths summing to " + std::to_string(in.Lq) + ", got " + std::to_string(total));
+      a.range_error(A::sequenceLengths, "expected lengths summing to " + std::to_string(in.Lq) + ", got " + std::to_string(total));
     require_disjoint(a.env(), {"out", att.out.data, att.out.bytes()}, {{"sequenceLengths", seq.data, seq.bytes()}});
     in.sequence_lengths = seq.data;
     in.sequences = seq.length;

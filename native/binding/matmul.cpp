@@ -6,15 +6,16 @@
 
 namespace na::binding {
 
-// matmul({ a [M, K], b [K, N], out [M, N], M, N, K })
+// matmul(...NA_MATMUL_ARGS): a [M, K], b [K, N], out [M, N]
 Napi::Value matmul(const Napi::CallbackInfo& info) {
-  const Args args(info, "matmul");
-  const int64_t M = args.dim("M");
-  const int64_t N = args.dim("N");
-  const int64_t K = args.dim("K");
-  auto a = args.typed_array<float>("a", args.elements("a", {M, K}));
-  auto b = args.typed_array<float>("b", args.elements("b", {K, N}));
-  auto c = args.typed_array<float>("out", args.elements("out", {M, N}));
+  using A = MatmulArg;
+  const Args<A> args(info, "matmul");
+  const int64_t M = args.dim(A::M);
+  const int64_t N = args.dim(A::N);
+  const int64_t K = args.dim(A::K);
+  auto a = args.typed_array<float>(A::a, args.elements(A::a, {M, K}));
+  auto b = args.typed_array<float>(A::b, args.elements(A::b, {K, N}));
+  auto c = args.typed_array<float>(A::out, args.elements(A::out, {M, N}));
   require_disjoint(args.env(), {"out", c.data, c.bytes()}, {{"a", a.data, a.bytes()}, {"b", b.data, b.bytes()}});
   Lease lease = ComputePool::instance().lease_for(saturating_macs(double(M) * N * K));
   gemm_bias(lease, int(M), int(N), int(K), a.data, int(K), b.data, int(N), nullptr, c.data, int(N));

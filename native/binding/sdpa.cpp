@@ -33,23 +33,23 @@ Heads contiguous_heads(T* data, int64_t H, int64_t L, int64_t D) {
   return Heads{data, H * L * D, L * D, D};
 }
 
-// ({ q, k, v, batch, heads, queryLength, keyLength, keyDim, valueDim, scale, mask,
-//    maskStrides, causal, keyLengths, out, weightsOut })
+// (...NA_SDPA_ARGS)
 Napi::Value sdpa(const Napi::CallbackInfo& info, bool async) {
-  const Args a(info, async ? "scaledDotProductAttentionAsync" : "scaledDotProductAttention");
+  using A = SdpaArg;
+  const Args<A> a(info, async ? "scaledDotProductAttentionAsync" : "scaledDotProductAttention");
   SdpaCall call;
   AttentionShape& s = call.shape;
-  s.B = a.dim("batch");
-  s.H = a.dim("heads");
-  s.Lq = a.dim("queryLength");
-  s.Lk = a.dim("keyLength");
-  s.Dk = a.dim("keyDim");
-  s.Dv = a.dim("valueDim");
-  auto q = a.typed_array<float>("q", a.elements("q", {s.B, s.H, s.Lq, s.Dk}));
-  auto k = a.typed_array<float>("k", a.elements("k", {s.B, s.H, s.Lk, s.Dk}));
-  auto v = a.typed_array<float>("v", a.elements("v", {s.B, s.H, s.Lk, s.Dv}));
-  const float scale = a.finite_float("scale");
-  const AttentionArgs att = read_attention_args(a, s, a.elements("out", {s.B, s.H, s.Lq, s.Dv}),
+  s.B = a.dim(A::batch);
+  s.H = a.dim(A::heads);
+  s.Lq = a.dim(A::queryLength);
+  s.Lk = a.dim(A::keyLength);
+  s.Dk = a.dim(A::keyDim);
+  s.Dv = a.dim(A::valueDim);
+  auto q = a.typed_array<float>(A::q, a.elements(A::q, {s.B, s.H, s.Lq, s.Dk}));
+  auto k = a.typed_array<float>(A::k, a.elements(A::k, {s.B, s.H, s.Lk, s.Dk}));
+  auto v = a.typed_array<float>(A::v, a.elements(A::v, {s.B, s.H, s.Lk, s.Dv}));
+  const float scale = a.finite_float(A::scale);
+  const AttentionArgs att = read_attention_args(a, s, a.elements(A::out, {s.B, s.H, s.Lq, s.Dv}),
                                                 {{"q", q.data, q.bytes()}, {"k", k.data, k.bytes()}, {"v", v.data, v.bytes()}});
   call.q = contiguous_heads<HeadsIn>(q.data, s.H, s.Lq, s.Dk);
   call.k = contiguous_heads<HeadsIn>(k.data, s.H, s.Lk, s.Dk);

@@ -103,12 +103,7 @@ describe('sequenceLengths: bad input', () => {
       RangeError,
       'sequenceLengths[0]: expected an integer in [1, 6], got 2.5',
     ],
-    [
-      'a string',
-      { sequenceLengths: '6' },
-      TypeError,
-      'sequenceLengths: expected an Int32Array or an array of integers, got "6"',
-    ],
+    ['a string', { sequenceLengths: '6' }, TypeError, 'sequenceLengths: expected an Int32Array or an array of integers, got "6"'],
     ['no sequences', { sequenceLengths: [] }, RangeError, 'sequenceLengths: expected at least one sequence, got none'],
     [
       'with keyLengths',

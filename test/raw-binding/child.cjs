@@ -12,6 +12,10 @@ const BINARY =
   process.env.NATIVE_ATTENTION_BINARY ||
   path.resolve(__dirname, '..', '..', 'build', 'Release', 'native_attention.node');
 const native = require(BINARY);
+// The raw functions take their arguments positionally, in the order of native.argNames
+// (lib/binding.ts packs them the same way): P lists a named arguments object in that
+// order, so the cases below read by name.
+const P = (entry, o) => native.argNames[entry].map((n) => o[n]);
 
 const f32 = (n, seed = 1) => {
   const a = new Float32Array(n);
@@ -33,12 +37,14 @@ class LyingF32 extends Float32Array {
 
 // new MultiHeadAttention({ E=8, H=2, Dk=4, Dv=3, kdim=6, vdim=5, O=7, useBias, scale })
 const LAYER = { embedDim: 8, numHeads: 2, keyDim: 4, valueDim: 3, kdim: 6, vdim: 5, outputDim: 7, useBias: true, scale: 0.5 };
-const layer = new native.MultiHeadAttention(LAYER);
+const layer = new native.MultiHeadAttention(...P('layer', LAYER));
 // Raw layers start with zero weights: give this one some, so "still works" means something.
 for (const [i, [name, n]] of [['wq', 8 * 8], ['bq', 8], ['wk', 6 * 8], ['bk', 8], ['wv', 5 * 6], ['bv', 6], ['wo', 6 * 7], ['bo', 7]].entries()) {
-  layer.setWeight({ name, data: f32(n, 10 + i) });
+  layer.setWeight(name, f32(n, 10 + i));
 }
-const noBias = new native.MultiHeadAttention({ ...LAYER, keyDim: 4, valueDim: 4, kdim: 8, vdim: 8, outputDim: 8, useBias: false });
+const noBias = new native.MultiHeadAttention(
+  ...P('layer', { ...LAYER, keyDim: 4, valueDim: 4, kdim: 8, vdim: 8, outputDim: 8, useBias: false }),
+);
 // forward: q [2,3,8], k [2,4,6], v [2,4,5], B=2, Lq=3, Lk=4 → out [2,3,7], weightsOut [2,2,3,4]
 const NO_MASK = { mask: null, maskStrides: [0, 0, 0, 0], causal: false, keyLengths: null, weightsOut: null };
 const fwd = () => ({ query: f32(48), key: f32(48, 2), value: f32(40, 3), batch: 2, queryLength: 3, keyLength: 4, ...NO_MASK, out: new Float32Array(42) });
@@ -50,16 +56,16 @@ const sdpa = () => ({
 // matmul: a [2,3], b [3,4] → out [2,4]
 const mm = () => ({ a: f32(6), b: f32(12, 2), out: new Float32Array(8), M: 2, N: 4, K: 3 });
 
-const F = (changes) => () => layer.forward({ ...fwd(), ...changes });
+const F = (changes) => () => layer.forward(...P('forward', { ...fwd(), ...changes }));
 // One packed row: q = k [1,3,8] (kdim 6 for keys, vdim 5 for values), B=1, Lq=Lk=3 → out [1,3,7]
 const packed = (changes) => ({
   ...fwd(), query: f32(24), key: f32(18, 2), value: f32(15, 3), batch: 1, queryLength: 3, keyLength: 3, out: new Float32Array(21), ...changes,
 });
-const FA = (changes) => () => layer.forwardAsync({ ...fwd(), ...changes });
-const S = (changes) => () => native.scaledDotProductAttention({ ...sdpa(), ...changes });
-const SA = (changes) => () => native.scaledDotProductAttentionAsync({ ...sdpa(), ...changes });
-const M = (changes) => () => native.matmul({ ...mm(), ...changes });
-const L = (changes) => () => new native.MultiHeadAttention({ ...LAYER, ...changes });
+const FA = (changes) => () => layer.forwardAsync(...P('forward', { ...fwd(), ...changes }));
+const S = (changes) => () => native.scaledDotProductAttention(...P('sdpa', { ...sdpa(), ...changes }));
+const SA = (changes) => () => native.scaledDotProductAttentionAsync(...P('sdpa', { ...sdpa(), ...changes }));
+const M = (changes) => () => native.matmul(...P('matmul', { ...mm(), ...changes }));
+const L = (changes) => () => new native.MultiHeadAttention(...P('layer', { ...LAYER, ...changes }));
 
 // [name, call, expect]: expect 'error' (TypeError/RangeError, thrown or rejected) or 'ok'
 // (a valid control call). A case accepted today that should be refused can be marked
@@ -99,21 +105,22 @@ const cases = [
   ['control: layer scale 3.4e38 (largest float32 range)', L({ scale: 3.4e38 }), 'ok'],
 
   // ---- setWeight / getWeight ---------------------------------------------------------
-  ['setWeight: name "wx"', () => layer.setWeight({ name: 'wx', data: f32(64) }), 'error'],
-  ['setWeight: name 0 (a number)', () => layer.setWeight({ name: 0, data: f32(64) }), 'error'],
-  ['setWeight: name missing', () => layer.setWeight({ data: f32(64) }), 'error'],
-  ['setWeight: arguments positional', () => layer.setWeight('wq', f32(64)), 'error'],
-  ['setWeight: no data', () => layer.setWeight({ name: 'wq' }), 'error'],
-  ['setWeight: wq data 31 < 8·8', () => layer.setWeight({ name: 'wq', data: f32(31) }), 'error'],
-  ['setWeight: wq data 65 > 8·8', () => layer.setWeight({ name: 'wq', data: f32(65) }), 'error'],
-  ['setWeight: wq a Float64Array', () => layer.setWeight({ name: 'wq', data: new Float64Array(64) }), 'error'],
-  ['setWeight: wq a plain array', () => layer.setWeight({ name: 'wq', data: new Array(64).fill(0) }), 'error'],
-  ['setWeight: wq detached', () => layer.setWeight({ name: 'wq', data: detached(f32(64)) }), 'error'],
-  ['setWeight: wq length-lying subclass (8 real)', () => layer.setWeight({ name: 'wq', data: new LyingF32(8) }), 'error'],
-  ['setWeight: bias on a useBias: false layer', () => noBias.setWeight({ name: 'bq', data: f32(8) }), 'error'],
-  ['getWeight: out 3 < 8·8', () => layer.getWeight({ name: 'wq', out: new Float32Array(3) }), 'error'],
-  ['getWeight: out an Int32Array', () => layer.getWeight({ name: 'wq', out: new Int32Array(64) }), 'error'],
-  ['getWeight: name "wz"', () => layer.getWeight({ name: 'wz', out: new Float32Array(64) }), 'error'],
+  ['setWeight: name "wx"', () => layer.setWeight(...P('setWeight', { name: 'wx', data: f32(64) })), 'error'],
+  ['setWeight: name 0 (a number)', () => layer.setWeight(...P('setWeight', { name: 0, data: f32(64) })), 'error'],
+  ['setWeight: name missing', () => layer.setWeight(...P('setWeight', { data: f32(64) })), 'error'],
+  ['setWeight: arguments as one object', () => layer.setWeight({ name: 'wq', data: f32(64) }), 'error'],
+  ['setWeight: three arguments', () => layer.setWeight('wq', f32(64), 1), 'error'],
+  ['setWeight: no data', () => layer.setWeight(...P('setWeight', { name: 'wq' })), 'error'],
+  ['setWeight: wq data 31 < 8·8', () => layer.setWeight(...P('setWeight', { name: 'wq', data: f32(31) })), 'error'],
+  ['setWeight: wq data 65 > 8·8', () => layer.setWeight(...P('setWeight', { name: 'wq', data: f32(65) })), 'error'],
+  ['setWeight: wq a Float64Array', () => layer.setWeight(...P('setWeight', { name: 'wq', data: new Float64Array(64) })), 'error'],
+  ['setWeight: wq a plain array', () => layer.setWeight(...P('setWeight', { name: 'wq', data: new Array(64).fill(0) })), 'error'],
+  ['setWeight: wq detached', () => layer.setWeight(...P('setWeight', { name: 'wq', data: detached(f32(64)) })), 'error'],
+  ['setWeight: wq length-lying subclass (8 real)', () => layer.setWeight(...P('setWeight', { name: 'wq', data: new LyingF32(8) })), 'error'],
+  ['setWeight: bias on a useBias: false layer', () => noBias.setWeight(...P('setWeight', { name: 'bq', data: f32(8) })), 'error'],
+  ['getWeight: out 3 < 8·8', () => layer.getWeight(...P('getWeight', { name: 'wq', out: new Float32Array(3) })), 'error'],
+  ['getWeight: out an Int32Array', () => layer.getWeight(...P('getWeight', { name: 'wq', out: new Int32Array(64) })), 'error'],
+  ['getWeight: name "wz"', () => layer.getWeight(...P('getWeight', { name: 'wz', out: new Float32Array(64) })), 'error'],
   ['forward on a plain object (this not a layer)', () => native.MultiHeadAttention.prototype.forward.call({}, fwd()), 'error'],
   ['forward on an object inheriting from a layer', () => native.MultiHeadAttention.prototype.forward.call(Object.create(layer), fwd()), 'error'],
   ['setWeight with this = 5', () => native.MultiHeadAttention.prototype.setWeight.call(5, { name: 'wq', data: f32(64) }), 'error'],
@@ -122,8 +129,10 @@ const cases = [
   ['forward: no arguments', () => layer.forward(), 'error'],
   ['forward: arguments null', () => layer.forward(null), 'error'],
   ['forward: arguments a Float32Array', () => layer.forward(f32(48)), 'error'],
-  ['forward: arguments positional (the old API)', () => layer.forward(f32(48), f32(48, 2), f32(40, 3), 2, 3, 4), 'error'],
-  ['forward: a getter that throws', () => layer.forward({ ...fwd(), get batch() { throw new RangeError('batch getter: it throws, and the error reaches the caller'); } }), 'error'],
+  ['forward: too few arguments', () => layer.forward(f32(48), f32(48, 2), f32(40, 3), 2, 3, 4), 'error'],
+  ['forward: one more argument than the table has', () => layer.forward(...P('forward', fwd()), null), 'error'],
+  ['forward: arguments as one object (named)', () => layer.forward(fwd()), 'error'],
+  ['forward: an arguments array with a hole', () => { const a = P('forward', fwd()); delete a[3]; return layer.forward(...a); }, 'error'],
   ['forward: maskStrides of 3', F({ mask: new Uint8Array(4), maskStrides: [0, 0, 0] }), 'error'],
   ['forward: maskStrides not an array', F({ mask: new Uint8Array(4), maskStrides: 0 }), 'error'],
   ['forward: batch 0', F({ batch: 0 }), 'error'],
@@ -188,19 +197,19 @@ const cases = [
   ['forward: keyLengths detached', F({ keyLengths: detached(new Int32Array([1, 1])) }), 'error'],
 
   // sequenceLengths (packed sequences: batch 1, queryLength = keyLength = their sum)
-  ['control: sequenceLengths [1, 2]', () => layer.forward(packed({ sequenceLengths: new Int32Array([1, 2]) })), 'ok'],
-  ['control: sequenceLengths async', () => layer.forwardAsync(packed({ sequenceLengths: new Int32Array([2, 1]) })), 'ok'],
+  ['control: sequenceLengths [1, 2]', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([1, 2]) }))), 'ok'],
+  ['control: sequenceLengths async', () => layer.forwardAsync(...P('forward', packed({ sequenceLengths: new Int32Array([2, 1]) }))), 'ok'],
   ['forward: sequenceLengths with batch 2', F({ sequenceLengths: new Int32Array([3]) }), 'error'],
-  ['forward: sequenceLengths summing to 4 of 3', () => layer.forward(packed({ sequenceLengths: new Int32Array([2, 2]) })), 'error'],
-  ['forward: sequenceLengths [0, 3]', () => layer.forward(packed({ sequenceLengths: new Int32Array([0, 3]) })), 'error'],
-  ['forward: sequenceLengths [INT32_MIN, 3]', () => layer.forward(packed({ sequenceLengths: new Int32Array([-(2 ** 31), 3]) })), 'error'],
-  ['forward: sequenceLengths [INT32_MAX, INT32_MAX] (sum overflows int32)', () => layer.forward(packed({ sequenceLengths: new Int32Array([2 ** 31 - 1, 2 ** 31 - 1]) })), 'error'],
-  ['forward: sequenceLengths empty', () => layer.forward(packed({ sequenceLengths: new Int32Array(0) })), 'error'],
-  ['forward: sequenceLengths a plain array', () => layer.forward(packed({ sequenceLengths: [3] })), 'error'],
-  ['forward: sequenceLengths with keyLengths', () => layer.forward(packed({ sequenceLengths: new Int32Array([3]), keyLengths: new Int32Array([3]) })), 'error'],
-  ['forward: sequenceLengths with weightsOut', () => layer.forward(packed({ sequenceLengths: new Int32Array([3]), weightsOut: new Float32Array(18) })), 'error'],
-  ['forward: out overlapping sequenceLengths', () => { const b = new ArrayBuffer(1024); return layer.forward(packed({ sequenceLengths: new Int32Array(b, 0, 1).fill(3), out: new Float32Array(b, 0, 21) })); }, 'error'],
-  ['forward async: sequenceLengths summing to 4 of 3', () => layer.forwardAsync(packed({ sequenceLengths: new Int32Array([2, 2]) })), 'error'],
+  ['forward: sequenceLengths summing to 4 of 3', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([2, 2]) }))), 'error'],
+  ['forward: sequenceLengths [0, 3]', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([0, 3]) }))), 'error'],
+  ['forward: sequenceLengths [INT32_MIN, 3]', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([-(2 ** 31), 3]) }))), 'error'],
+  ['forward: sequenceLengths [INT32_MAX, INT32_MAX] (sum overflows int32)', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([2 ** 31 - 1, 2 ** 31 - 1]) }))), 'error'],
+  ['forward: sequenceLengths empty', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array(0) }))), 'error'],
+  ['forward: sequenceLengths a plain array', () => layer.forward(...P('forward', packed({ sequenceLengths: [3] }))), 'error'],
+  ['forward: sequenceLengths with keyLengths', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([3]), keyLengths: new Int32Array([3]) }))), 'error'],
+  ['forward: sequenceLengths with weightsOut', () => layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array([3]), weightsOut: new Float32Array(18) }))), 'error'],
+  ['forward: out overlapping sequenceLengths', () => { const b = new ArrayBuffer(1024); return layer.forward(...P('forward', packed({ sequenceLengths: new Int32Array(b, 0, 1).fill(3), out: new Float32Array(b, 0, 21) }))); }, 'error'],
+  ['forward async: sequenceLengths summing to 4 of 3', () => layer.forwardAsync(...P('forward', packed({ sequenceLengths: new Int32Array([2, 2]) }))), 'error'],
 
   // ---- the same lies with async = true: must throw (or reject), never queue ----------
   ['forward async: query 47 < B·Lq·E', FA({ query: f32(47) }), 'error'],
@@ -262,10 +271,10 @@ const cases = [
   const Lk = 2 ** 20;
   cases.push([
     'sdpa: mask stride key 2^53 with Lk = 2^20 (offset overflows int64)',
-    () => native.scaledDotProductAttention({
+    () => native.scaledDotProductAttention(...P('sdpa', {
       q: f32(1), k: f32(Lk), v: f32(Lk), batch: 1, heads: 1, queryLength: 1, keyLength: Lk, keyDim: 1, valueDim: 1, scale: 1,
       ...NO_MASK, mask: new Uint8Array(8), maskStrides: [0, 0, 0, 2 ** 53], out: new Float32Array(1),
-    }),
+    })),
     'error',
   ]);
 }
@@ -290,7 +299,7 @@ async function runCases() {
   }
   // The module still works after all of that.
   const out = new Float32Array(42);
-  layer.forward({ ...fwd(), out });
+  layer.forward(...P('forward', { ...fwd(), out }));
   const stillWorks = out.every(Number.isFinite) && out.some((x) => x !== 0);
   process.stdout.write(`${JSON.stringify({ results, stillWorks })}\n`);
 }
@@ -299,18 +308,19 @@ async function runCases() {
 // Hazard scenarios
 
 // A layer and a self-attention call large enough to still be running when a hazard strikes.
-const bigLayer = (E) => ({ embedDim: E, numHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 });
-const bigCall = (q, B, L, out) => ({ query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, ...NO_MASK, out });
+const bigLayer = (E, heads = 4) =>
+  P('layer', { embedDim: E, numHeads: heads, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 });
+const bigCall = (q, B, L, out) => P('forward', { query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, ...NO_MASK, out });
 
 function bigLayerCall(nativeMod, count) {
   const E = 128;
   const B = 2;
   const L = 512;
-  const l = new nativeMod.MultiHeadAttention(bigLayer(E));
+  const l = new nativeMod.MultiHeadAttention(...bigLayer(E));
   const q = f32(B * L * E);
   const promises = [];
   for (let i = 0; i < count; i++) {
-    promises.push(l.forwardAsync(bigCall(q, B, L, new Float32Array(B * L * E))));
+    promises.push(l.forwardAsync(...bigCall(q, B, L, new Float32Array(B * L * E))));
   }
   return promises;
 }
@@ -319,10 +329,11 @@ const WORKER_SOURCE = `
   const { parentPort, workerData } = require('node:worker_threads');
   const native = require(workerData.binary);
   const E = 128, B = 2, L = 512;
-  const l = new native.MultiHeadAttention({ embedDim: E, numHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 });
+  const P = (entry, o) => native.argNames[entry].map((n) => o[n]);
+  const l = new native.MultiHeadAttention(...P('layer', { embedDim: E, numHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 }));
   const q = new Float32Array(B * L * E).map((_, i) => Math.sin(i));
   const call = { query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, mask: null, maskStrides: [0, 0, 0, 0], causal: false, keyLengths: null, weightsOut: null };
-  for (let i = 0; i < 6; i++) l.forwardAsync({ ...call, out: new Float32Array(B * L * E) }).catch(() => {});
+  for (let i = 0; i < 6; i++) l.forwardAsync(...P('forward', { ...call, out: new Float32Array(B * L * E) })).catch(() => {});
   if (workerData.exitInside) process.exit(3);
   parentPort.postMessage('started');
 `;
@@ -355,11 +366,11 @@ const scenarios = {
     const E = 128;
     const B = 2;
     const L = 512;
-    const l = new native.MultiHeadAttention(bigLayer(E));
+    const l = new native.MultiHeadAttention(...bigLayer(E));
     const buffer = new ArrayBuffer(B * L * E * 4, { maxByteLength: B * L * E * 4 });
     const q = new Float32Array(buffer);
     q.set(f32(B * L * E));
-    const p = l.forwardAsync(bigCall(q, B, L, new Float32Array(B * L * E)));
+    const p = l.forwardAsync(...bigCall(q, B, L, new Float32Array(B * L * E)));
     buffer.resize(0);
     const outcome = await p.then(() => 'resolved', (e) => `rejected: ${e.message}`);
     return { outcome };
@@ -377,9 +388,9 @@ const scenarios = {
     const k = f32(B * H * Lk * D, 2);
     const v = f32(B * H * Lk * D, 3);
     const out = new Float32Array(B * H * Lq * D);
-    const p = native.scaledDotProductAttentionAsync({
+    const p = native.scaledDotProductAttentionAsync(...P('sdpa', {
       q, k, v, batch: B, heads: H, queryLength: Lq, keyLength: Lk, keyDim: D, valueDim: D, scale: 0.125, ...NO_MASK, out,
-    });
+    }));
     const stolen = new Float32Array(structuredClone(v.buffer, { transfer: [v.buffer] }));
     stolen.fill(NaN);
     const outcome = await p.then(() => 'resolved', (e) => `rejected: ${e.constructor.name}: ${e.message}`);
@@ -393,10 +404,10 @@ const scenarios = {
     const E = 128;
     const B = 2;
     const L = 512;
-    const l = new native.MultiHeadAttention(bigLayer(E));
+    const l = new native.MultiHeadAttention(...bigLayer(E));
     const q = f32(B * L * E);
     const out = new Float32Array(B * L * E);
-    const p = l.forwardAsync(bigCall(q, B, L, out));
+    const p = l.forwardAsync(...bigCall(q, B, L, out));
     const stolen = new Float32Array(structuredClone(out.buffer, { transfer: [out.buffer] }));
     stolen.fill(NaN);
     const outcome = await p.then(() => 'resolved', (e) => `rejected: ${e.constructor.name}: ${e.message}`);
@@ -412,10 +423,10 @@ const scenarios = {
       const E = 256;
       const B = 2;
       const L = 1024;
-      const l = new native.MultiHeadAttention({ ...bigLayer(E), numHeads: 8 });
+      const l = new native.MultiHeadAttention(...bigLayer(E, 8));
       const q = f32(B * L * E);
       const out = new Float32Array(B * L * E);
-      promises.push(l.forwardAsync(bigCall(q, B, L, out)));
+      promises.push(l.forwardAsync(...bigCall(q, B, L, out)));
       structuredClone(q.buffer, { transfer: [q.buffer] });
       structuredClone(out.buffer, { transfer: [out.buffer] });
     }

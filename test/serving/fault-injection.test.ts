@@ -28,8 +28,8 @@ function run(kind: 'alloc' | 'thread'): { results: Result[]; worksAfter: boolean
 
 describe('fault injection', () => {
   it('the hook is not exported without NATIVE_ATTENTION_FAULT_INJECTION=1', async () => {
-    const { native } = await import('../../lib/binding');
-    expect((native as unknown as Record<string, unknown>)._faultInjection).toBeUndefined();
+    const { rawBinding } = await import('../../lib/binding');
+    expect(rawBinding._faultInjection).toBeUndefined();
   });
 
   it('a failed allocation in each entry point is a JavaScript Error; later calls work', () => {
