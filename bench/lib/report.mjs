@@ -59,7 +59,7 @@ export function renderReport({ meta, ceiling, bandwidth = {}, results, memory, c
         if (r === ort) notes.push("ORT's best");
         if (r.reused) notes.push(r.note);
         else if (r.status !== 'ok' || r.note) notes.push(r.note ?? r.status);
-        if (r.cpuPerWall != null) notes.push(`CPU/wall ${r.cpuPerWall.toFixed(2)}`);
+        if (r.cpuPerWall != null) notes.push(`CPU/wall ${r.cpuPerWall.toFixed(2)}${r.busyThreads != null ? `, ${r.busyThreads} busy thread${r.busyThreads === 1 ? '' : 's'}` : ''}`);
         if (r.msPerToken != null) notes.push(`${fmtMs(r.msPerToken)} ms/token${bw?.gbps ? `, ${(100 * r.gbps / bw.gbps).toFixed(0)}% of copy bandwidth` : ''}`);
         const e = r.relErr?.toExponential(1);
         const err = r.isReference ? (e ? `ref; ${e} vs ${r.checkRef}` : 'ref') : e ? `${e} (${r.checkRef})` : '–';
@@ -80,7 +80,8 @@ export function renderReport({ meta, ceiling, bandwidth = {}, results, memory, c
   o.push('', 'ours × = peer median / ours median (above 1: ours is faster). % sgemm = GFLOP/s over the sgemm ceiling at the same thread count.',
     'GB/s (decode steps) = the bytes a step must read (weights + cached keys and values) / median time; ms/token = median / batch.',
     'FLOPs: padded batches count the padded positions, causal cases the visible (query, key) pairs only.',
-    'CPU/wall (tfjs-node) = the child process\'s CPU time / wall time over its timed calls: how many threads TensorFlow kept busy.');
+    'CPU/wall (tfjs-node) = the child process\'s CPU time / wall time over its timed calls; busy threads = its threads with at least a quarter',
+    'of the busiest one\'s CPU time then (on a loaded machine CPU/wall falls below the thread count; the busy-thread count does not).');
 
   if (memory?.length) {
     o.push('', `Memory — peak RSS of a fresh child process per row (${memory[0].threads} thread(s), ${memory[0].runs} forward calls); ` +

@@ -122,7 +122,7 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
   }
 
   // timed runs, round-robin, start rotated each round
-  for (const x of timed) x.r.resetStats?.();
+  for (const x of timed) await x.r.resetStats?.();
   const start = performance.now();
   for (let round = 0; ; round++) {
     const pending = timed.filter((x) => !x.done);
@@ -159,7 +159,7 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
   for (const x of timed) {
     if (x.row.status !== 'ok') continue;
     const ms = median(x.times);
-    Object.assign(x.row, { medianMs: ms, minMs: Math.min(...x.times), reps: x.times.length, gflops: gflop / (ms / 1000), ...x.r.stats?.() });
+    Object.assign(x.row, { medianMs: ms, minMs: Math.min(...x.times), reps: x.times.length, gflops: gflop / (ms / 1000), ...(await x.r.stats?.()) });
     if (shape.kind === 'decode') Object.assign(x.row, { gbps: decodeBytes(shape) / (ms * 1e6), msPerToken: ms / shape.B });
   }
   for (const x of live) await x.r.dispose?.();

@@ -1,6 +1,22 @@
 // Child process of the tfjs-node peer (see tfjs-node.mjs): TensorFlow's thread counts come from its
-// environment. Messages: load, info, prepare(case), run({ output }) → { ms, cpuMs, data? }, dispose.
+// environment. Messages: load, info, prepare(case), run({ output }) → { ms, cpuMs, data? },
+// threads → { ticks: per-thread CPU ticks }, dispose.
+import { readdirSync, readFileSync } from 'node:fs';
 import { tfjsNodeDirect as peer } from './tfjs-node.mjs';
+
+// CPU ticks (user + system) of each thread of this process, from /proc (Linux; {} elsewhere).
+function threadTicks() {
+  const out = {};
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const st = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' '); // fields from 3 on
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      out[`${tid} ${name}`] = Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+    }
+  } catch {}
+  return out;
+}
 
 let info = null;
 let prepared = null;
@@ -26,6 +42,9 @@ const ops = {
     const ms = performance.now() - t0;
     const c1 = process.cpuUsage(c0);
     return { ms, cpuMs: (c1.user + c1.system) / 1000, data: output ? data : null };
+  },
+  async threads() {
+    return { ticks: threadTicks() };
   },
   async dispose() {
     await prepared?.dispose?.();

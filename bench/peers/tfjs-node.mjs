@@ -94,7 +94,7 @@ export default {
   async prepare(c, threads) {
     const ch = await childFor(threads);
     await ch.call('prepare', c);
-    let first = true, lastMs = 0, wall = 0, cpu = 0;
+    let first = true, lastMs = 0, wall = 0, cpu = 0, ticks0 = null;
     return {
       selfTimed: true,
       lastMs: () => lastMs,
@@ -106,8 +106,15 @@ export default {
         cpu += r.cpuMs;
         return r.data ?? new Float32Array(0);
       },
-      resetStats() { wall = 0; cpu = 0; },
-      stats: () => ({ cpuPerWall: wall > 0 ? cpu / wall : null }),
+      // CPU time / wall time over the timed calls, and how many threads did the work: those with at
+      // least a quarter of the busiest thread's CPU time (per-thread ticks from /proc, Linux only)
+      async resetStats() { wall = 0; cpu = 0; ticks0 = (await ch.call('threads')).ticks; },
+      async stats() {
+        const t1 = (await ch.call('threads')).ticks;
+        const used = Object.entries(t1).map(([tid, v]) => v - (ticks0?.[tid] ?? 0));
+        const max = Math.max(0, ...used);
+        return { cpuPerWall: wall > 0 ? cpu / wall : null, busyThreads: max > 0 ? used.filter((u) => u >= max / 4).length : null };
+      },
       dispose: () => ch.call('dispose').catch(() => {}),
     };
   },
