@@ -1,18 +1,22 @@
 #!/usr/bin/env node
 // native-attention benchmark harness. See README.md for flags and columns.
 import { parseArgs } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 import { SHAPES, SHAPE_ORDER, flops } from './lib/shapes.mjs';
+import { copyBandwidth } from './lib/bandwidth.mjs';
 import { benchShape, CHECK_TOL } from './lib/run-shape.mjs';
 import { cpuInfo, mappedBlasLibs, blasEnv, cpuSnapshot, backgroundLoad } from './lib/sysinfo.mjs';
 import { renderReport } from './lib/report.mjs';
 import { shortErr } from './lib/format.mjs';
 import { renderChart } from './lib/chart.mjs';
-import { selectPeers } from './peers/index.mjs';
-import { loadOurs, sgemmGflops, blasInfo } from './peers/ours.mjs';
+import { selectPeers, PEERS } from './peers/index.mjs';
+import { BASE_ORDER, SERVER_ORDER } from './lib/shapes.mjs';
+
+const SHAPE_ALIASES = { base: BASE_ORDER, server: SERVER_ORDER };
+import { loadOurs, sgemmGflops, blasInfo, blasCore, kernelIsa } from './peers/ours.mjs';
 import { measureConcurrencyInChild } from './scripts/concurrency.mjs';
 import { measureMemory } from './scripts/memory.mjs';
 
@@ -31,14 +35,18 @@ const { values: args } = parseArgs({
     'sgemm-n': { type: 'string', default: '2048' },
     'no-memory': { type: 'boolean', default: false },
     'no-concurrency': { type: 'boolean', default: false },
+    'no-bandwidth': { type: 'boolean', default: false },
+    'bw-mib': { type: 'string', default: '2048' },
     out: { type: 'string', default: path.join(HERE, 'results') },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (args.help) {
   console.log(`usage: npm run bench -- [--quick] [--threads 1,2] [--shapes S1,S3] [--peers ours,ort,wasm]
-  [--budget SECONDS] [--max-reps N] [--gap-ms MS] [--cpu-all] [--ort-spin] [--sgemm-n N] [--no-memory] [--no-concurrency] [--out DIR]
-shapes: ${SHAPE_ORDER.join(', ')}   peers: ours, tfjs-node, ort-mha, ort-plain, wasm, cpu (aliases: ort, tfjs)`);
+  [--budget SECONDS] [--max-reps N] [--gap-ms MS] [--cpu-all] [--ort-spin] [--sgemm-n N] [--no-memory] [--no-concurrency]
+  [--no-bandwidth] [--bw-mib MIB] [--out DIR]
+shapes: ${SHAPE_ORDER.join(', ')} (aliases: base, server)
+peers: ${PEERS.map((p) => p.id).join(', ')} (aliases: ort, tfjs)`);
   process.exit(0);
 }
 
@@ -48,7 +56,7 @@ const opts = {
   cpuAll: args['cpu-all'],
   ortSpin: args['ort-spin'],
   threads: args.threads.split(',').map(Number),
-  shapes: args.shapes ? args.shapes.split(',').map((s) => s.trim().toUpperCase()) : SHAPE_ORDER,
+  shapes: args.shapes ? args.shapes.split(',').flatMap((s) => SHAPE_ALIASES[s.trim().toLowerCase()] ?? [s.trim().toUpperCase()]) : SHAPE_ORDER,
   budgetMs: 1000 * Number(args.budget ?? (quick ? 3 : 25)),
   maxReps: Number(args['max-reps'] ?? (quick ? 30 : 200)),
   minReps: quick ? 2 : 5,
@@ -90,6 +98,11 @@ const meta = {
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
   cpu: cpuInfo(),
+  kernels: { isa: oursLoadable ? kernelIsa() : 'n/a', blasCore: oursLoadable ? blasCore() : null },
+  versions: {
+    tensorflow: peerInfo['tfjs-node']?.tf ?? null,
+    onnxruntime: Object.values(peerInfo).find((p) => p.ok && p.version?.startsWith('onnxruntime-node@'))?.version.split('@')[1] ?? null,
+  },
   blas: {
     reported: oursLoadable ? blasInfo() : null,
     mappedLibraries: mappedBlasLibs(),
@@ -107,8 +120,19 @@ const loadBefore = os.loadavg();
 const snapStart = cpuSnapshot();
 const results = [];
 const ceiling = {};
+const bandwidth = {};
 const reuse = new Map();
+const wantBandwidth = !args['no-bandwidth'] && opts.shapes.some((s) => SHAPES[s].kind === 'decode');
 for (const threads of opts.threads) {
+  if (wantBandwidth) {
+    // same run, same thread count: what the decode steps' GB/s is compared with
+    progress(`${threads}t: memory bandwidth (copy of ${args['bw-mib']} MiB)`);
+    try {
+      bandwidth[threads] = await copyBandwidth(threads, { mib: Number(args['bw-mib']), reps: quick ? 2 : 3 });
+    } catch (e) {
+      bandwidth[threads] = { error: shortErr(e) };
+    }
+  }
   const measureCeiling = (when) => {
     if (!oursLoadable) return { error: 'ours not available: no sgemm ceiling' };
     progress(`${threads}t: sgemm ceiling (${when})`);
@@ -151,11 +175,12 @@ for (const r of results) {
 const memory = [];
 if (!args['no-memory']) {
   const memThreads = Math.max(...opts.threads);
-  const memShapes = quick ? opts.shapes.filter((s) => s === 'S3') : opts.shapes;
+  // the server cases are left out: their peers differ and the run is long enough
+  const memShapes = (quick ? opts.shapes.filter((s) => s === 'S3') : opts.shapes).filter((s) => !SHAPES[s].kind);
   const jobs = [];
   for (const s of memShapes) {
     for (const p of peers) {
-      if (!peerInfo[p.id].ok || p.skip?.(s, flops(SHAPES[s]) / 1e9, opts)) continue;
+      if (!peerInfo[p.id].ok || p.skip?.(s, flops(SHAPES[s]) / 1e9, opts) || (p.applies && !p.applies(SHAPES[s]))) continue;
       jobs.push({ peer: p.id, shape: s });
       if (p.id === 'ours') jobs.push({ peer: p.id, shape: s, mode: 'forwardWithWeights' });
     }
@@ -189,10 +214,20 @@ if (!args['no-concurrency']) {
 }
 
 // ---------- output ----------
-const report = { meta, ceiling, results, memory, concurrency };
+// One set of files per CPU family (results/<cpu>.json, .txt, .svg), so runs on different machines
+// do not overwrite each other; results/index.json lists them, newest first.
+const report = { meta, ceiling, bandwidth, results, memory, concurrency };
 mkdirSync(args.out, { recursive: true });
-writeFileSync(path.join(args.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
-writeFileSync(path.join(args.out, 'chart.svg'), renderChart(report));
-process.stdout.write(renderReport(report));
-process.stdout.write(`\nwrote ${path.relative(process.cwd(), path.join(args.out, 'latest.json')) || 'latest.json'} and chart.svg (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+const base = path.join(args.out, meta.cpu.slug);
+const text = renderReport(report);
+writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
+writeFileSync(`${base}.txt`, text);
+writeFileSync(`${base}.svg`, renderChart(report));
+const indexFile = path.join(args.out, 'index.json');
+let index = [];
+try { index = JSON.parse(readFileSync(indexFile, 'utf8')); } catch {}
+index = [{ file: meta.cpu.slug, cpu: meta.cpu.model, uarch: meta.cpu.uarch, date: meta.date, quick }, ...index.filter((x) => x.file !== meta.cpu.slug)];
+writeFileSync(indexFile, `${JSON.stringify(index, null, 2)}\n`);
+process.stdout.write(text);
+process.stdout.write(`\nwrote ${path.relative(process.cwd(), base) || base}.json, .txt and .svg (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
 process.exit(0);

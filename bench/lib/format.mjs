@@ -1,5 +1,6 @@
 export const PEER_NAMES = {
-  ours: 'ours', 'tfjs-node': 'tfjs-node', 'ort-mha': 'ORT contrib MHA', 'ort-plain': 'ORT plain graph',
+  ours: 'ours', 'ours-packed': 'ours, packed', 'tfjs-node': 'tfjs-node', 'ort-mha': 'ORT contrib MHA', 'ort-plain': 'ORT plain graph',
+  'ort-attn': 'ORT contrib Attention', 'ort-gqa': 'ORT contrib GQA',
   wasm: 'TF.js wasm', cpu: 'TF.js cpu',
 };
 export const fmtMs = (x) => (x == null || !isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1));

@@ -31,23 +31,24 @@ class Writer {
   }
 }
 
-const FLOAT = 1, INT64 = 7;
+export const FLOAT = 1, INT32 = 6, INT64 = 7;
 
 export function tensorProto(name, dims, data) {
   const w = new Writer();
   for (const d of dims) w.int(1, d);
-  const isFloat = data instanceof Float32Array;
-  w.int(2, isFloat ? FLOAT : INT64);
+  // Float32Array → FLOAT, Int32Array → INT32, anything else (plain numbers) → INT64
+  const type = data instanceof Float32Array ? FLOAT : data instanceof Int32Array ? INT32 : INT64;
+  w.int(2, type);
   w.str(8, name);
-  const raw = isFloat ? data : BigInt64Array.from(data, (x) => BigInt(x));
+  const raw = type === INT64 ? BigInt64Array.from(data, (x) => BigInt(x)) : data;
   w.bytes(9, new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
   return w;
 }
 
-export function valueInfo(name, dims) {
+export function valueInfo(name, dims, elemType = FLOAT) {
   const shape = new Writer();
   for (const d of dims) shape.msg(1, new Writer().int(1, d));
-  const tensorType = new Writer().int(1, FLOAT).msg(2, shape);
+  const tensorType = new Writer().int(1, elemType).msg(2, shape);
   return new Writer().str(1, name).msg(2, new Writer().msg(1, tensorType));
 }
 

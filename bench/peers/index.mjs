@@ -1,15 +1,17 @@
 // Peer registry. A peer: { id, label, threadNote(threads), load() -> {version, notes},
-//   skip?(shapeName, gflop, opts) -> reason|null, prepare(case, threads) -> { run, before?, dispose? } }.
-import ours from './ours.mjs';
+//   applies?(shape) -> false: no row for that case, notBuilt?(shape) -> reason: a "not built yet" row,
+//   skip?(shapeName, gflop, opts) -> reason|null, prepare(case, threads) -> { run, before?, dispose?,
+//   selfTimed/lastMs?, resetStats?/stats?, toPadded?/realRowsOnly? } } (see lib/run-shape.mjs).
+import ours, { oursPacked } from './ours.mjs';
 import tfjsNode from './tfjs-node.mjs';
 import wasm from './tfjs-wasm.mjs';
 import cpu from './tfjs-cpu.mjs';
-import { ortMha, ortPlain } from './ort.mjs';
+import { ortMha, ortPlain, ortAttn, ortGqa } from './ort.mjs';
 
-export const PEERS = [ours, tfjsNode, ortMha, ortPlain, wasm, cpu];
+export const PEERS = [ours, oursPacked, tfjsNode, ortMha, ortPlain, ortAttn, ortGqa, wasm, cpu];
 
 const ALIASES = {
-  ort: ['ort-mha', 'ort-plain'],
+  ort: ['ort-mha', 'ort-plain', 'ort-attn', 'ort-gqa'],
   tfjs: ['tfjs-node', 'wasm', 'cpu'],
   node: ['tfjs-node'],
   'tfjs-wasm': ['wasm'],

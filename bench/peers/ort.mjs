@@ -1,4 +1,4 @@
-import { buildAttentionModel } from '../onnx/attention-models.mjs';
+import { buildAttentionModel, modelFeeds, VARIANT_KINDS } from '../onnx/attention-models.mjs';
 
 let ort;
 async function loadOrt() {
@@ -9,12 +9,16 @@ async function loadOrt() {
   return ort;
 }
 
-// variant 'mha' = com.microsoft.MultiHeadAttention contrib op, 'plain' = MatMul/Softmax graph.
+// variant: 'mha' = com.microsoft.MultiHeadAttention, 'plain' = MatMul/Softmax graph,
+// 'attn' = com.microsoft.Attention, 'gqa' = com.microsoft.GroupQueryAttention (onnx/attention-models.mjs).
 function makeOrtPeer(variant, id, label) {
+  const kinds = VARIANT_KINDS[variant];
   return {
     id,
     label,
     threadNote: (n, opts = {}) => `intraOpNumThreads=${n}, interOpNumThreads=1, intra-op spinning ${opts.ortSpin ? 'on (ORT default)' : 'off'}`,
+    // not applicable (row left out of the tables): a case kind this graph does not compute
+    applies: (shape) => kinds.includes(shape.kind),
     async load() {
       await loadOrt();
       const { createRequire } = await import('node:module');
@@ -33,10 +37,9 @@ function makeOrtPeer(variant, id, label) {
         logSeverityLevel: 3,
         extra: opts.ortSpin ? {} : { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
       });
-      const { B, Lq, Lk, E } = c.shape;
-      const feeds = { query: new o.Tensor('float32', c.query, [B, Lq, E]) };
-      if (c.memory) feeds.memory = new o.Tensor('float32', c.memory, [B, Lk, E]);
+      const feeds = modelFeeds(variant, c, o.Tensor);
       return {
+        // all outputs are fetched: a decode step returns present_key/present_value for the next step
         async run() {
           const r = await session.run(feeds);
           return r.output.data;
@@ -49,3 +52,5 @@ function makeOrtPeer(variant, id, label) {
 
 export const ortMha = makeOrtPeer('mha', 'ort-mha', 'onnxruntime-node, com.microsoft.MultiHeadAttention');
 export const ortPlain = makeOrtPeer('plain', 'ort-plain', 'onnxruntime-node, plain MatMul/Softmax graph');
+export const ortAttn = makeOrtPeer('attn', 'ort-attn', 'onnxruntime-node, com.microsoft.Attention (server cases)');
+export const ortGqa = makeOrtPeer('gqa', 'ort-gqa', 'onnxruntime-node, com.microsoft.GroupQueryAttention (server cases)');

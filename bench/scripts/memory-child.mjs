@@ -6,8 +6,9 @@
 import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { SHAPES } from '../lib/shapes.mjs';
-import { makeCase } from '../lib/data.mjs';
+import { makeCase, completeCase } from '../lib/data.mjs';
 import { peerById } from '../peers/index.mjs';
+import { tfjsNodeDirect } from '../peers/tfjs-node.mjs';
 import { shortErr } from '../lib/format.mjs';
 
 const { values: a } = parseArgs({
@@ -26,9 +27,10 @@ function peakRss() {
 }
 const out = { peer: a.peer, shape: a.shape, threads: +a.threads, mode: a.mode ?? 'forward', runs: +a.runs };
 try {
-  const peer = peerById(a.peer);
+  // tfjs-node in this process (its harness peer is a proxy to a child; memory.mjs sets TF's env)
+  const peer = a.peer === 'tfjs-node' ? tfjsNodeDirect : peerById(a.peer);
   await peer.load();
-  const c = makeCase(SHAPES[a.shape]);
+  const c = await completeCase(makeCase(SHAPES[a.shape]));
   // Baseline once the peer holds its weights and the inputs exist: the bar is
   // memory above inputs, weights and output, so only the output and the work remain in Δ.
   const r = await peer.prepare(c, +a.threads, { mode: a.mode });
