@@ -56,7 +56,9 @@ const opts = {
   cpuAll: args['cpu-all'],
   ortSpin: args['ort-spin'],
   threads: args.threads.split(',').map(Number),
-  shapes: args.shapes ? args.shapes.split(',').flatMap((s) => SHAPE_ALIASES[s.trim().toLowerCase()] ?? [s.trim().toUpperCase()]) : SHAPE_ORDER,
+  shapes: args.shapes
+    ? args.shapes.split(',').flatMap((s) => SHAPE_ALIASES[s.trim().toLowerCase()] ?? [s.trim().toUpperCase()])
+    : SHAPE_ORDER,
   budgetMs: 1000 * Number(args.budget ?? (quick ? 3 : 25)),
   maxReps: Number(args['max-reps'] ?? (quick ? 30 : 200)),
   minReps: quick ? 2 : 5,
@@ -86,12 +88,20 @@ for (const p of peers) {
   try {
     peerInfo[p.id] = { ok: true, label: p.label, ...(await p.load()) };
   } catch (e) {
-    peerInfo[p.id] = { ok: false, label: p.label, reason: p.id === 'ours' ? `not available (import failed: ${shortErr(e)})` : shortErr(e) };
+    peerInfo[p.id] = {
+      ok: false,
+      label: p.label,
+      reason: p.id === 'ours' ? `not available (import failed: ${shortErr(e)})` : shortErr(e),
+    };
   }
 }
 const oursOk = peerInfo.ours?.ok === true;
 let oursLoadable = oursOk; // the sgemm ceiling needs the package even when ours is not a selected peer
-if (!oursOk && !peerInfo.ours) oursLoadable = await loadOurs().then(() => true, () => false);
+if (!oursOk && !peerInfo.ours)
+  oursLoadable = await loadOurs().then(
+    () => true,
+    () => false,
+  );
 
 const meta = {
   date: new Date().toISOString(),
@@ -101,7 +111,10 @@ const meta = {
   kernels: { isa: oursLoadable ? kernelIsa() : 'n/a', blasCore: oursLoadable ? blasCore() : null },
   versions: {
     tensorflow: peerInfo['tfjs-node']?.tf ?? null,
-    onnxruntime: Object.values(peerInfo).find((p) => p.ok && p.version?.startsWith('onnxruntime-node@'))?.version.split('@')[1] ?? null,
+    onnxruntime:
+      Object.values(peerInfo)
+        .find((p) => p.ok && p.version?.startsWith('onnxruntime-node@'))
+        ?.version.split('@')[1] ?? null,
   },
   blas: {
     reported: oursLoadable ? blasInfo() : null,
@@ -109,7 +122,9 @@ const meta = {
     env: blasEnv(),
   },
   options: { ...opts, argv: process.argv.slice(2) },
-  peers: Object.fromEntries(peers.map((p) => [p.id, { ...peerInfo[p.id], threads: p.threadNote?.(Math.max(...opts.threads), opts) }])),
+  peers: Object.fromEntries(
+    peers.map((p) => [p.id, { ...peerInfo[p.id], threads: p.threadNote?.(Math.max(...opts.threads), opts) }]),
+  ),
   checkTolerance: CHECK_TOL,
 };
 
@@ -225,9 +240,16 @@ writeFileSync(`${base}.txt`, text);
 writeFileSync(`${base}.svg`, renderChart(report));
 const indexFile = path.join(args.out, 'index.json');
 let index = [];
-try { index = JSON.parse(readFileSync(indexFile, 'utf8')); } catch {}
-index = [{ file: meta.cpu.slug, cpu: meta.cpu.model, uarch: meta.cpu.uarch, date: meta.date, quick }, ...index.filter((x) => x.file !== meta.cpu.slug)];
+try {
+  index = JSON.parse(readFileSync(indexFile, 'utf8'));
+} catch {}
+index = [
+  { file: meta.cpu.slug, cpu: meta.cpu.model, uarch: meta.cpu.uarch, date: meta.date, quick },
+  ...index.filter((x) => x.file !== meta.cpu.slug),
+];
 writeFileSync(indexFile, `${JSON.stringify(index, null, 2)}\n`);
 process.stdout.write(text);
-process.stdout.write(`\nwrote ${path.relative(process.cwd(), base) || base}.json, .txt and .svg (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`);
+process.stdout.write(
+  `\nwrote ${path.relative(process.cwd(), base) || base}.json, .txt and .svg (${((performance.now() - t0) / 1000).toFixed(0)} s)\n`,
+);
 process.exit(0);

@@ -15,13 +15,26 @@ export async function copyBandwidth(threads, { mib = 2048, reps = 3 } = {}) {
   const sab = new SharedArrayBuffer(2 * size);
   new Uint8Array(sab, 0, size).fill(7);
   const share = Math.ceil(size / threads / 4096) * 4096;
-  const workers = Array.from({ length: threads }, (_, t) => new Worker(WORKER, {
-    eval: true, workerData: { sab, size, lo: Math.min(size, t * share), hi: Math.min(size, (t + 1) * share) },
-  }));
+  const workers = Array.from(
+    { length: threads },
+    (_, t) =>
+      new Worker(WORKER, {
+        eval: true,
+        workerData: { sab, size, lo: Math.min(size, t * share), hi: Math.min(size, (t + 1) * share) },
+      }),
+  );
   await Promise.all(workers.map((w) => new Promise((r) => w.once('online', r))));
   const once = async () => {
     const t0 = performance.now();
-    await Promise.all(workers.map((w) => new Promise((r) => { w.once('message', r); w.postMessage(0); })));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((r) => {
+            w.once('message', r);
+            w.postMessage(0);
+          }),
+      ),
+    );
     return performance.now() - t0;
   };
   try {

@@ -30,10 +30,14 @@ export function makeCase(shape, seed = 1) {
   const rand = mulberry32(seed * 7919 + E * 31 + Lq * 17 + Lk + B);
   const ws = 1 / Math.sqrt(E);
   const weights = {
-    wq: fill(rand, E * E, ws), bq: fill(rand, E, 0.1),
-    wk: fill(rand, E * E, ws), bk: fill(rand, E, 0.1),
-    wv: fill(rand, E * E, ws), bv: fill(rand, E, 0.1),
-    wo: fill(rand, E * E, ws), bo: fill(rand, E, 0.1),
+    wq: fill(rand, E * E, ws),
+    bq: fill(rand, E, 0.1),
+    wk: fill(rand, E * E, ws),
+    bk: fill(rand, E, 0.1),
+    wv: fill(rand, E * E, ws),
+    bv: fill(rand, E, 0.1),
+    wo: fill(rand, E * E, ws),
+    bo: fill(rand, E, 0.1),
   };
   const query = fill(rand, B * Lq * E, 1);
   // Self-attention: key = value = query. Cross: key = value = memory [B, Lk, E].
@@ -56,12 +60,23 @@ export function makeServerCase(shape, seed = 1) {
   const ws = 1 / Math.sqrt(E);
   const bias = shape.bias !== false;
   const weights = {
-    wq: fill(rand, E * E, ws), wk: fill(rand, E * Ekv, ws), wv: fill(rand, E * Ekv, ws), wo: fill(rand, E * E, ws),
+    wq: fill(rand, E * E, ws),
+    wk: fill(rand, E * Ekv, ws),
+    wv: fill(rand, E * Ekv, ws),
+    wo: fill(rand, E * E, ws),
   };
-  if (bias) Object.assign(weights, { bq: fill(rand, E, 0.1), bk: fill(rand, Ekv, 0.1), bv: fill(rand, Ekv, 0.1), bo: fill(rand, E, 0.1) });
+  if (bias)
+    Object.assign(weights, {
+      bq: fill(rand, E, 0.1),
+      bk: fill(rand, Ekv, 0.1),
+      bv: fill(rand, Ekv, 0.1),
+      bo: fill(rand, E, 0.1),
+    });
   const c = { shape, weights, query: fill(rand, B * Lq * E, 1), memory: null };
   if (shape.kind === 'padded') {
-    const lens = Array.from({ length: B }, (_, b) => Math.round(shape.minLength + ((shape.Lk - shape.minLength) * b) / Math.max(1, B - 1)));
+    const lens = Array.from({ length: B }, (_, b) =>
+      Math.round(shape.minLength + ((shape.Lk - shape.minLength) * b) / Math.max(1, B - 1)),
+    );
     for (let i = B - 1; i > 0; i--) {
       const j = Math.floor(rand() * (i + 1));
       [lens[i], lens[j]] = [lens[j], lens[i]];
@@ -90,8 +105,12 @@ export async function completeCase(c) {
   const s = c.shape;
   if (s.kind !== 'decode' || c.pastKey) return c;
   const { projectRows } = await import('../onnx/project.mjs');
-  const D = s.E / s.H, Hkv = s.Hkv, P = s.past, Ekv = kvDim(s);
-  const toBnsh = (y) => { // [B, P, Hkv, D] -> [B, Hkv, P, D]
+  const D = s.E / s.H,
+    Hkv = s.Hkv,
+    P = s.past,
+    Ekv = kvDim(s);
+  const toBnsh = (y) => {
+    // [B, P, Hkv, D] -> [B, Hkv, P, D]
     const out = new Float32Array(y.length);
     for (let b = 0; b < s.B; b++) {
       for (let p = 0; p < P; p++) {

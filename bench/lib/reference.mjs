@@ -38,7 +38,10 @@ export function referenceForward(c) {
           if (s[j] > mx) mx = s[j];
         }
         let sum = 0;
-        for (let j = 0; j < Lk; j++) { s[j] = Math.exp(s[j] - mx); sum += s[j]; }
+        for (let j = 0; j < Lk; j++) {
+          s[j] = Math.exp(s[j] - mx);
+          sum += s[j];
+        }
         for (let j = 0; j < Lk; j++) {
           const p = s[j] / sum;
           const vo = (b * Lk + j) * E + h * D;
@@ -53,7 +56,8 @@ export function referenceForward(c) {
 // ‖out − ref‖ / ‖ref‖ (computed in float64).
 export function relError(out, ref) {
   if (!out || out.length !== ref.length) return Infinity;
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < ref.length; i++) {
     const d = out[i] - ref[i];
     num += d * d;
@@ -69,8 +73,10 @@ export function relError(out, ref) {
 // the peers get (the state they are given), their new token is projected here.
 function checkedRows(c) {
   const s = c.shape;
-  const spread = (L, n, extra = []) => [...new Set([...Array.from({ length: n }, (_, k) => Math.round(((L - 1) * k) / (n - 1))), ...extra])]
-    .filter((i) => i >= 0 && i < L).sort((a, b) => a - b);
+  const spread = (L, n, extra = []) =>
+    [...new Set([...Array.from({ length: n }, (_, k) => Math.round(((L - 1) * k) / (n - 1))), ...extra])]
+      .filter((i) => i >= 0 && i < L)
+      .sort((a, b) => a - b);
   if (s.kind === 'decode') return Array.from({ length: s.B }, (_, b) => [b, 0]);
   if (s.kind === 'padded') {
     const lens = [...c.keyLengths];
@@ -102,8 +108,10 @@ function rotate(v, H, D, pos, c) {
     const o = h * D;
     for (let i = 0; i < half; i++) {
       const a = pos * base ** (-(2 * i) / D);
-      const cs = Math.cos(a), sn = Math.sin(a);
-      const x1 = v[o + i], x2 = v[o + half + i];
+      const cs = Math.cos(a),
+        sn = Math.sin(a);
+      const x1 = v[o + i],
+        x2 = v[o + half + i];
       v[o + i] = x1 * cs - x2 * sn;
       v[o + half + i] = x2 * cs + x1 * sn;
     }
@@ -112,7 +120,7 @@ function rotate(v, H, D, pos, c) {
 
 export function referenceServer(c) {
   const s = c.shape;
-  const { B, Lq, Lk, E, H } = s;
+  const { Lq, Lk, E, H } = s;
   const D = E / H;
   const Hkv = s.Hkv ?? H;
   const Ekv = Hkv * D;
@@ -125,14 +133,21 @@ export function referenceServer(c) {
   const kvCache = new Map(); // b -> { k: Float64Array[] per key, v }
   const keysFor = (b, n) => {
     let e = kvCache.get(b);
-    if (!e) { e = { k: [], v: [] }; kvCache.set(b, e); }
+    if (!e) {
+      e = { k: [], v: [] };
+      kvCache.set(b, e);
+    }
     for (let j = e.k.length; j < n; j++) {
       let kj, vj;
       if (s.kind === 'decode' && j < s.past) {
-        kj = new Float64Array(Ekv); vj = new Float64Array(Ekv);
+        kj = new Float64Array(Ekv);
+        vj = new Float64Array(Ekv);
         for (let g = 0; g < Hkv; g++) {
           const src = ((b * Hkv + g) * s.past + j) * D;
-          for (let d = 0; d < D; d++) { kj[g * D + d] = c.pastKey[src + d]; vj[g * D + d] = c.pastValue[src + d]; }
+          for (let d = 0; d < D; d++) {
+            kj[g * D + d] = c.pastKey[src + d];
+            vj[g * D + d] = c.pastValue[src + d];
+          }
         }
       } else {
         const t = s.kind === 'decode' ? j - s.past : j; // token index in the query input
@@ -141,7 +156,8 @@ export function referenceServer(c) {
         vj = rowTimesW(c.query, xo, E, W.wv, Ekv, W.bv);
         if (s.rotaryBase) rotate(kj, Hkv, D, j, c);
       }
-      e.k.push(kj); e.v.push(vj);
+      e.k.push(kj);
+      e.v.push(vj);
     }
     return e;
   };
@@ -162,7 +178,10 @@ export function referenceServer(c) {
         if (sc[j] > mx) mx = sc[j];
       }
       let sum = 0;
-      for (let j = 0; j < visible; j++) { sc[j] = Math.exp(sc[j] - mx); sum += sc[j]; }
+      for (let j = 0; j < visible; j++) {
+        sc[j] = Math.exp(sc[j] - mx);
+        sum += sc[j];
+      }
       for (let j = 0; j < visible; j++) {
         const p = sc[j] / sum;
         for (let d = 0; d < D; d++) ctx[h * D + d] += p * v[j][g + d];
@@ -176,6 +195,6 @@ export function referenceServer(c) {
 // The checked rows of a peer's [B, Lq, E] output, in the reference's order.
 export function pickRows(out, rows, { Lq, E }) {
   const y = new Float32Array(rows.length * E);
-  rows.forEach(([b, i], r) => y.set(out.subarray((b * Lq + i) * E, (b * Lq + i + 1) * E), r * E));
+  for (const [r, [b, i]] of rows.entries()) y.set(out.subarray((b * Lq + i) * E, (b * Lq + i + 1) * E), r * E);
   return y;
 }

@@ -36,12 +36,24 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
   for (const p of peers) {
     const info = peerInfo[p.id];
     if (p.applies && !p.applies(shape)) continue;
-    if (!info.ok) { row(p, { status: 'unavailable', note: info.reason }); continue; }
+    if (!info.ok) {
+      row(p, { status: 'unavailable', note: info.reason });
+      continue;
+    }
     const notBuilt = p.notBuilt?.(shape);
-    if (notBuilt) { row(p, { status: 'not-built', note: notBuilt }); continue; }
+    if (notBuilt) {
+      row(p, { status: 'not-built', note: notBuilt });
+      continue;
+    }
     const skip = p.skip?.(shapeName, gflop, opts);
-    if (skip) { row(p, { status: 'skipped', note: skip }); continue; }
-    if (reuse?.has(p.id)) { row(p, { ...reuse.get(p.id), threads, reused: true }); continue; }
+    if (skip) {
+      row(p, { status: 'skipped', note: skip });
+      continue;
+    }
+    if (reuse?.has(p.id)) {
+      row(p, { ...reuse.get(p.id), threads, reused: true });
+      continue;
+    }
     progress(`${threads}t ${shapeName}: preparing ${p.id}`);
     try {
       const r = await p.prepare(c, threads, opts);
@@ -49,14 +61,23 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
       const ts = performance.now();
       const out = await r.run();
       const firstMs = performance.now() - ts;
-      live.push({ p, r, out: Float32Array.from(r.toPadded ? r.toPadded(out) : out), firstMs, times: [], spent: 0, row: row(p, { status: 'ok' }) });
+      live.push({
+        p,
+        r,
+        out: Float32Array.from(r.toPadded ? r.toPadded(out) : out),
+        firstMs,
+        times: [],
+        spent: 0,
+        row: row(p, { status: 'ok' }),
+      });
     } catch (e) {
       row(p, { status: 'error', note: shortErr(e) });
     }
   }
 
   // correctness check before timing
-  let ref = null, refName = null;
+  let ref = null,
+    refName = null;
   if (shape.kind) {
     if (!refCache.has(shapeName)) {
       progress(`${threads}t ${shapeName}: float64 reference (checked rows)`);
@@ -67,10 +88,15 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
     for (const x of live) {
       // packed peers have no padded query rows: compare their real rows only
       const rows = x.r.realRowsOnly ? r.rows.filter(([b, i]) => i < c.keyLengths[b]) : r.rows;
-      const want = rows === r.rows ? r.values : Float64Array.from(rows.flatMap((row) => {
-        const k = r.rows.indexOf(row);
-        return [...r.values.subarray(k * shape.E, (k + 1) * shape.E)];
-      }));
+      const want =
+        rows === r.rows
+          ? r.values
+          : Float64Array.from(
+              rows.flatMap((row) => {
+                const k = r.rows.indexOf(row);
+                return [...r.values.subarray(k * shape.E, (k + 1) * shape.E)];
+              }),
+            );
       x.serverErr = relError(pickRows(x.out, rows, shape), want);
     }
     ref = 'server';
@@ -86,7 +112,10 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
     const cands = CHECK_ORDER.map((id) => live.find((x) => x.p.id === id)).filter(Boolean);
     const agrees = (a) => live.some((b) => b !== a && relError(b.out, a.out) <= CHECK_TOL);
     const refPeer = cands.find(agrees) ?? cands[0];
-    if (refPeer) { ref = refPeer.out; refName = refPeer.p.id; }
+    if (refPeer) {
+      ref = refPeer.out;
+      refName = refPeer.p.id;
+    }
   }
   for (const x of live) {
     x.row.checkRef = refName;
@@ -153,13 +182,20 @@ export async function benchShape(ctx, shapeName, threads, reuse) {
     for (const x of pending) {
       if (x.done) continue;
       const n = x.times.length;
-      if (n >= opts.maxReps || (n >= opts.minReps && elapsed >= opts.budgetMs) || (x.spent >= opts.budgetMs && n >= 1)) x.done = true;
+      if (n >= opts.maxReps || (n >= opts.minReps && elapsed >= opts.budgetMs) || (x.spent >= opts.budgetMs && n >= 1))
+        x.done = true;
     }
   }
   for (const x of timed) {
     if (x.row.status !== 'ok') continue;
     const ms = median(x.times);
-    Object.assign(x.row, { medianMs: ms, minMs: Math.min(...x.times), reps: x.times.length, gflops: gflop / (ms / 1000), ...(await x.r.stats?.()) });
+    Object.assign(x.row, {
+      medianMs: ms,
+      minMs: Math.min(...x.times),
+      reps: x.times.length,
+      gflops: gflop / (ms / 1000),
+      ...(await x.r.stats?.()),
+    });
     if (shape.kind === 'decode') Object.assign(x.row, { gbps: decodeBytes(shape) / (ms * 1e6), msPerToken: ms / shape.B });
   }
   for (const x of live) await x.r.dispose?.();

@@ -17,9 +17,42 @@ export const SHAPES = {
   S5: { B: 1, Lq: 1, Lk: 2048, E: 2048, H: 16, cross: true, what: 'cross-attention, 1 query' },
   M1: { kind: 'padded', B: 16, Lq: 256, Lk: 256, E: 768, H: 12, minLength: 64, what: 'padded batch, key lengths 64–256' },
   M2: { kind: 'causal', B: 1, Lq: 2048, Lk: 2048, E: 1024, H: 16, what: 'causal prefill' },
-  P1: { kind: 'prefill', B: 1, Lq: 512, Lk: 512, E: 2048, H: 32, Hkv: 8, bias: false, rotaryBase: 10000, what: 'causal GQA prefill with rotary' },
-  D1: { kind: 'decode', B: 1, Lq: 1, past: 1024, Lk: 1025, E: 2048, H: 32, Hkv: 8, bias: false, what: 'decode step, GQA, 1024 cached' },
-  D8: { kind: 'decode', B: 8, Lq: 1, past: 1024, Lk: 1025, E: 2048, H: 32, Hkv: 8, bias: false, what: 'decode step ×8, GQA, 1024 cached' },
+  P1: {
+    kind: 'prefill',
+    B: 1,
+    Lq: 512,
+    Lk: 512,
+    E: 2048,
+    H: 32,
+    Hkv: 8,
+    bias: false,
+    rotaryBase: 10000,
+    what: 'causal GQA prefill with rotary',
+  },
+  D1: {
+    kind: 'decode',
+    B: 1,
+    Lq: 1,
+    past: 1024,
+    Lk: 1025,
+    E: 2048,
+    H: 32,
+    Hkv: 8,
+    bias: false,
+    what: 'decode step, GQA, 1024 cached',
+  },
+  D8: {
+    kind: 'decode',
+    B: 8,
+    Lq: 1,
+    past: 1024,
+    Lk: 1025,
+    E: 2048,
+    H: 32,
+    Hkv: 8,
+    bias: false,
+    what: 'decode step ×8, GQA, 1024 cached',
+  },
 };
 export const BASE_ORDER = ['T0', 'S1', 'S4', 'S2', 'S5', 'S3'];
 export const SERVER_ORDER = ['M1', 'M2', 'P1', 'D1', 'D8'];
@@ -49,6 +82,12 @@ export function describe(name) {
   if (s.kind === 'decode') return `${name} B=${s.B} 1 new token, ${s.past} cached, E=${s.E} H=${s.H} KV heads=${s.Hkv}`;
   if (s.kind === 'prefill') return `${name} B=${s.B} L=${s.Lq} E=${s.E} H=${s.H} KV heads=${s.Hkv} causal rotary`;
   const seq = s.cross ? `Lq=${s.Lq} Lk=${s.Lk}` : `L=${s.Lq}`;
-  const extra = s.cross ? ' cross' : s.kind === 'causal' ? ' causal' : s.kind === 'padded' ? ` key lengths ${s.minLength}–${s.Lk}` : '';
+  const extra = s.cross
+    ? ' cross'
+    : s.kind === 'causal'
+      ? ' causal'
+      : s.kind === 'padded'
+        ? ` key lengths ${s.minLength}–${s.Lk}`
+        : '';
   return `${name} B=${s.B} ${seq} E=${s.E} H=${s.H}${extra}`;
 }

@@ -6,7 +6,10 @@ import path from 'node:path';
 export function cpuInfo() {
   let model = os.cpus()[0]?.model ?? 'unknown';
   let flags = [];
-  let all = [], vendor = '', family = NaN, modelNumber = NaN;
+  let all = [],
+    vendor = '',
+    family = NaN,
+    modelNumber = NaN;
   try {
     const txt = readFileSync('/proc/cpuinfo', 'utf8');
     model = /^model name\s*:\s*(.*)$/m.exec(txt)?.[1] ?? model;
@@ -14,10 +17,21 @@ export function cpuInfo() {
     family = Number(/^cpu family\s*:\s*(\d+)/m.exec(txt)?.[1]);
     modelNumber = Number(/^model\s*:\s*(\d+)/m.exec(txt)?.[1]);
     all = (/^flags\s*:\s*(.*)$/m.exec(txt)?.[1] ?? '').split(/\s+/);
-    flags = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile'].filter((x) => all.includes(x));
+    flags = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512_vnni', 'avx512_bf16', 'avx512_fp16', 'amx_tile'].filter((x) =>
+      all.includes(x),
+    );
   } catch {}
   const uarch = microarchitecture(vendor, family, modelNumber, all);
-  return { model, vendor, family, modelNumber, uarch, slug: cpuSlug(model, uarch), logicalCpus: os.availableParallelism?.() ?? os.cpus().length, flags };
+  return {
+    model,
+    vendor,
+    family,
+    modelNumber,
+    uarch,
+    slug: cpuSlug(model, uarch),
+    logicalCpus: os.availableParallelism?.() ?? os.cpus().length,
+    flags,
+  };
 }
 
 // A name for the CPU's family, for result file names: from the model number where it is a known
@@ -26,7 +40,9 @@ export function cpuInfo() {
 function microarchitecture(vendor, family, model, f) {
   const has = (x) => f.includes(x);
   if (vendor === 'GenuineIntel' && family === 6) {
-    const known = { 143: 'sapphire-rapids', 207: 'emerald-rapids', 173: 'granite-rapids', 106: 'ice-lake', 108: 'ice-lake' }[model];
+    const known = { 143: 'sapphire-rapids', 207: 'emerald-rapids', 173: 'granite-rapids', 106: 'ice-lake', 108: 'ice-lake' }[
+      model
+    ];
     if (known) return known;
     if (has('amx_fp16')) return 'granite-rapids';
     if (has('amx_tile')) return 'sapphire-rapids';
@@ -45,9 +61,14 @@ function microarchitecture(vendor, family, model, f) {
 }
 
 export function cpuSlug(model, uarch) {
-  const base = String(model).toLowerCase()
-    .replace(/\((r|tm)\)/g, ' ').replace(/@.*$/, ' ').replace(/\b(processor|cpu|\d+-core)\b/g, ' ')
-    .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 'unknown-cpu';
+  const base =
+    String(model)
+      .toLowerCase()
+      .replace(/\((r|tm)\)/g, ' ')
+      .replace(/@.*$/, ' ')
+      .replace(/\b(processor|cpu|\d+-core)\b/g, ' ')
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 'unknown-cpu';
   return uarch && !base.includes(uarch) ? `${base}-${uarch}` : base;
 }
 
@@ -67,9 +88,7 @@ export function mappedBlasLibs() {
 }
 
 export function blasEnv() {
-  return Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => /^(OPENBLAS_|OMP_NUM_THREADS|GOTO_NUM_THREADS)/.test(k)),
-  );
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(OPENBLAS_|OMP_NUM_THREADS|GOTO_NUM_THREADS)/.test(k)));
 }
 
 // Machine-wide CPU time (from /proc/stat, seconds) and this process's own CPU time, to tell how

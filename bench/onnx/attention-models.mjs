@@ -33,9 +33,16 @@ export function buildAttentionModel(variant, c) {
   const nodes = [];
   const inputs = [valueInfo('query', [B, Lq, E])];
   const outputs = [valueInfo('output', [B, Lq, E])];
-  const init = (name, dims, data) => { inits.push(tensorProto(name, dims, data)); return name; };
-  const proj = (x, w, b, out) => { // out = x·w (+ b)
-    if (!b) { nodes.push(node('MatMul', [x, w], [out])); return; }
+  const init = (name, dims, data) => {
+    inits.push(tensorProto(name, dims, data));
+    return name;
+  };
+  const proj = (x, w, b, out) => {
+    // out = x·w (+ b)
+    if (!b) {
+      nodes.push(node('MatMul', [x, w], [out]));
+      return;
+    }
     nodes.push(node('MatMul', [x, w], [`${out}_mm`]));
     nodes.push(node('Add', [`${out}_mm`, b], [out]));
   };
@@ -46,14 +53,27 @@ export function buildAttentionModel(variant, c) {
 
   if (variant === 'mha') {
     const bias = new Float32Array(3 * E);
-    bias.set(W.bq, 0); bias.set(W.bk, E); bias.set(W.bv, 2 * E);
+    bias.set(W.bq, 0);
+    bias.set(W.bk, E);
+    bias.set(W.bv, 2 * E);
     init('qkv_bias', [3 * E], bias);
     nodes.push(node('MatMul', ['query', 'wq'], ['q']));
     nodes.push(node('MatMul', [kvName, 'wk'], ['k']));
     nodes.push(node('MatMul', [kvName, 'wv'], ['v']));
     const ins = ['q', 'k', 'v', 'qkv_bias'];
-    if (s.kind === 'padded') { ins.push('key_padding_mask'); inputs.push(valueInfo('key_padding_mask', [B, Lk], INT32)); }
-    nodes.push(node('MultiHeadAttention', ins, ['ctx'], { num_heads: H, ...(s.kind === 'causal' ? { unidirectional: 1 } : {}) }, 'com.microsoft'));
+    if (s.kind === 'padded') {
+      ins.push('key_padding_mask');
+      inputs.push(valueInfo('key_padding_mask', [B, Lk], INT32));
+    }
+    nodes.push(
+      node(
+        'MultiHeadAttention',
+        ins,
+        ['ctx'],
+        { num_heads: H, ...(s.kind === 'causal' ? { unidirectional: 1 } : {}) },
+        'com.microsoft',
+      ),
+    );
   } else if (variant === 'attn') {
     const w = new Float32Array(E * 3 * E);
     for (let r = 0; r < E; r++) {
@@ -62,12 +82,19 @@ export function buildAttentionModel(variant, c) {
       w.set(W.wv.subarray(r * E, (r + 1) * E), r * 3 * E + 2 * E);
     }
     const bias = new Float32Array(3 * E);
-    bias.set(W.bq, 0); bias.set(W.bk, E); bias.set(W.bv, 2 * E);
+    bias.set(W.bq, 0);
+    bias.set(W.bk, E);
+    bias.set(W.bv, 2 * E);
     init('qkv_w', [E, 3 * E], w);
     init('qkv_bias', [3 * E], bias);
     const ins = ['query', 'qkv_w', 'qkv_bias'];
-    if (s.kind === 'padded') { ins.push('mask_index'); inputs.push(valueInfo('mask_index', [B], INT32)); }
-    nodes.push(node('Attention', ins, ['ctx'], { num_heads: H, ...(s.kind === 'causal' ? { unidirectional: 1 } : {}) }, 'com.microsoft'));
+    if (s.kind === 'padded') {
+      ins.push('mask_index');
+      inputs.push(valueInfo('mask_index', [B], INT32));
+    }
+    nodes.push(
+      node('Attention', ins, ['ctx'], { num_heads: H, ...(s.kind === 'causal' ? { unidirectional: 1 } : {}) }, 'com.microsoft'),
+    );
   } else if (variant === 'plain') {
     for (const k of ['bq', 'bk', 'bv']) init(k, [E], W[k]);
     init('shape_q', [4], [B, Lq, H, D]);
@@ -94,14 +121,19 @@ export function buildAttentionModel(variant, c) {
     nodes.push(node('Transpose', ['ctx4'], ['ctx_t'], { perm: [0, 2, 1, 3] }));
     nodes.push(node('Reshape', ['ctx_t', 'shape_out'], ['ctx']));
   } else if (variant === 'gqa') {
-    if (W.bq) { init('bq', [E], W.bq); init('bk', [Ekv], W.bk); init('bv', [Ekv], W.bv); }
+    if (W.bq) {
+      init('bq', [E], W.bq);
+      init('bk', [Ekv], W.bk);
+      init('bv', [Ekv], W.bv);
+    }
     proj('query', 'wq', W.bq && 'bq', 'q');
     proj('query', 'wk', W.bk && 'bk', 'k');
     proj('query', 'wv', W.bv && 'bv', 'v');
     const Hkv = s.Hkv ?? H;
     const ins = ['q', 'k', 'v', '', '', 'seqlens_k', 'total_sequence_length'];
     if (s.kind === 'decode') {
-      ins[3] = 'past_key'; ins[4] = 'past_value';
+      ins[3] = 'past_key';
+      ins[4] = 'past_value';
       inputs.push(valueInfo('past_key', [B, Hkv, s.past, D]), valueInfo('past_value', [B, Hkv, s.past, D]));
       outputs.push(valueInfo('present_key', [B, Hkv, Lk, D]), valueInfo('present_value', [B, Hkv, Lk, D]));
     }
@@ -111,8 +143,20 @@ export function buildAttentionModel(variant, c) {
       init('sin_cache', [Lk, D / 2], c.sin);
       ins.push('cos_cache', 'sin_cache');
     }
-    const outs = ['ctx', s.kind === 'decode' ? 'present_key' : 'present_key_unused', s.kind === 'decode' ? 'present_value' : 'present_value_unused'];
-    nodes.push(node('GroupQueryAttention', ins, outs, { num_heads: H, kv_num_heads: Hkv, do_rotary: s.rotaryBase ? 1 : 0 }, 'com.microsoft'));
+    const outs = [
+      'ctx',
+      s.kind === 'decode' ? 'present_key' : 'present_key_unused',
+      s.kind === 'decode' ? 'present_value' : 'present_value_unused',
+    ];
+    nodes.push(
+      node(
+        'GroupQueryAttention',
+        ins,
+        outs,
+        { num_heads: H, kv_num_heads: Hkv, do_rotary: s.rotaryBase ? 1 : 0 },
+        'com.microsoft',
+      ),
+    );
   } else {
     throw new Error(`unknown ONNX variant ${variant}`);
   }
@@ -123,7 +167,10 @@ export function buildAttentionModel(variant, c) {
     nodes.push(node('MatMul', ['ctx', 'wo'], ['output']));
   }
   return model({
-    nodes, initializers: inits, inputs, outputs,
+    nodes,
+    initializers: inits,
+    inputs,
+    outputs,
     opsets: variant === 'plain' ? { '': 17 } : { '': 17, 'com.microsoft': 1 },
   });
 }

@@ -1,7 +1,14 @@
 // Minimal protobuf writer covering the parts of onnx.proto the benchmark needs.
 class Writer {
-  constructor() { this.parts = []; this.len = 0; }
-  push(u8) { this.parts.push(u8); this.len += u8.length; return this; }
+  constructor() {
+    this.parts = [];
+    this.len = 0;
+  }
+  push(u8) {
+    this.parts.push(u8);
+    this.len += u8.length;
+    return this;
+  }
   varint(v) {
     let x = BigInt.asUintN(64, BigInt(v));
     const out = [];
@@ -13,25 +20,40 @@ class Writer {
     } while (x);
     return this.push(Uint8Array.from(out));
   }
-  tag(field, wire) { return this.varint((field << 3) | wire); }
-  int(field, v) { return this.tag(field, 0).varint(v); }
+  tag(field, wire) {
+    return this.varint((field << 3) | wire);
+  }
+  int(field, v) {
+    return this.tag(field, 0).varint(v);
+  }
   float(field, v) {
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, v, true);
     return this.tag(field, 5).push(b);
   }
-  bytes(field, u8) { return this.tag(field, 2).varint(u8.length).push(u8); }
-  str(field, s) { return this.bytes(field, new TextEncoder().encode(s)); }
-  msg(field, w) { return this.bytes(field, w.finish()); }
+  bytes(field, u8) {
+    return this.tag(field, 2).varint(u8.length).push(u8);
+  }
+  str(field, s) {
+    return this.bytes(field, new TextEncoder().encode(s));
+  }
+  msg(field, w) {
+    return this.bytes(field, w.finish());
+  }
   finish() {
     const out = new Uint8Array(this.len);
     let o = 0;
-    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    for (const p of this.parts) {
+      out.set(p, o);
+      o += p.length;
+    }
     return out;
   }
 }
 
-export const FLOAT = 1, INT32 = 6, INT64 = 7;
+export const FLOAT = 1,
+  INT32 = 6,
+  INT64 = 7;
 
 export function tensorProto(name, dims, data) {
   const w = new Writer();
@@ -61,8 +83,10 @@ export function node(opType, inputs, outputs, attrs = {}, domain = '') {
   w.str(4, opType);
   for (const [name, v] of Object.entries(attrs)) {
     const a = new Writer().str(1, name);
-    if (Array.isArray(v)) { for (const x of v) a.int(8, x); a.int(20, 7); }
-    else if (typeof v === 'object') a.float(2, v.f).int(20, 1);
+    if (Array.isArray(v)) {
+      for (const x of v) a.int(8, x);
+      a.int(20, 7);
+    } else if (typeof v === 'object') a.float(2, v.f).int(20, 1);
     else a.int(3, v).int(20, 2);
     w.msg(5, a);
   }

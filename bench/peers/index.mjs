@@ -22,7 +22,8 @@ export function selectPeers(list) {
   if (!list) return PEERS;
   const ids = new Set(list.flatMap((x) => ALIASES[x] ?? [x]));
   for (const id of ids) {
-    if (!PEERS.some((p) => p.id === id)) throw new Error(`unknown peer "${id}" (known: ${PEERS.map((p) => p.id).join(', ')}, ort, tfjs)`);
+    if (!PEERS.some((p) => p.id === id))
+      throw new Error(`unknown peer "${id}" (known: ${PEERS.map((p) => p.id).join(', ')}, ort, tfjs)`);
   }
   return PEERS.filter((p) => ids.has(p.id));
 }

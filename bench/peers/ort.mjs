@@ -16,7 +16,8 @@ function makeOrtPeer(variant, id, label) {
   return {
     id,
     label,
-    threadNote: (n, opts = {}) => `intraOpNumThreads=${n}, interOpNumThreads=1, intra-op spinning ${opts.ortSpin ? 'on (ORT default)' : 'off'}`,
+    threadNote: (n, opts = {}) =>
+      `intraOpNumThreads=${n}, interOpNumThreads=1, intra-op spinning ${opts.ortSpin ? 'on (ORT default)' : 'off'}`,
     // not applicable (row left out of the tables): a case kind this graph does not compute
     applies: (shape) => kinds.includes(shape.kind),
     async load() {

@@ -9,7 +9,9 @@ export async function loadOurs() {
   if (!na) {
     // BENCH_OURS_MODULE: benchmark another copy of the package (its directory or entry file) instead.
     const spec = process.env.BENCH_OURS_MODULE;
-    const m = await import(spec ? pathToFileURL(createRequire(import.meta.url).resolve(path.resolve(spec))).href : 'native-attention');
+    const m = await import(
+      spec ? pathToFileURL(createRequire(import.meta.url).resolve(path.resolve(spec))).href : 'native-attention'
+    );
     na = m.MultiHeadAttention ? m : m.default;
     if (!na?.MultiHeadAttention) throw new Error('native-attention has no MultiHeadAttention export');
   }
@@ -30,12 +32,23 @@ export function makeMha(c) {
   const mha = new na.MultiHeadAttention({ embedDim: E, numHeads: H, seed: 1 });
   const t = (data, shape) => na.tensor(data, shape);
   mha.setWeights({
-    wq: t(W.wq, [E, E]), bq: t(W.bq, [E]), wk: t(W.wk, [E, E]), bk: t(W.bk, [E]),
-    wv: t(W.wv, [E, E]), bv: t(W.bv, [E]), wo: t(W.wo, [E, E]), bo: t(W.bo, [E]),
+    wq: t(W.wq, [E, E]),
+    bq: t(W.bq, [E]),
+    wk: t(W.wk, [E, E]),
+    bk: t(W.bk, [E]),
+    wv: t(W.wv, [E, E]),
+    bv: t(W.bv, [E]),
+    wo: t(W.wo, [E, E]),
+    bo: t(W.bo, [E]),
   });
   const query = t(c.query, [B, Lq, E]);
   const kv = c.memory ? t(c.memory, [B, Lk, E]) : query; // self-attention: key = value = query
-  const o = c.shape.kind === 'padded' ? { keyLengths: Int32Array.from(c.keyLengths) } : c.shape.kind === 'causal' ? { causal: true } : undefined;
+  const o =
+    c.shape.kind === 'padded'
+      ? { keyLengths: Int32Array.from(c.keyLengths) }
+      : c.shape.kind === 'causal'
+        ? { causal: true }
+        : undefined;
   return {
     mha,
     forward: () => mha.forward(query, kv, kv, o).data,
@@ -58,21 +71,41 @@ export function makeMha(c) {
 let features = null;
 export function detectFeatures() {
   if (features) return features;
-  const E = 8, H = 4, Hkv = 2, L = 3;
-  const t = (n, shape) => na.tensor(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + 0.3)), shape);
+  const E = 8,
+    H = 4,
+    Hkv = 2,
+    L = 3;
+  const t = (n, shape) =>
+    na.tensor(
+      Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7 + 0.3)),
+      shape,
+    );
   const gqa = (extra) => {
     const m = new na.MultiHeadAttention({ embedDim: E, numHeads: H, numKvHeads: Hkv, useBias: false, ...extra });
     m.setWeights({ wq: t(E * E, [E, E]), wk: t(E * 4, [E, 4]), wv: t(E * 4, [E, 4]), wo: t(E * E, [E, E]) });
     return m;
   };
-  const tryIt = (f) => { try { return f(); } catch { return false; } };
-  features = { numKvHeads: tryIt(() => { gqa({}).dispose?.(); return true; }) };
-  features.rotary = features.numKvHeads && tryIt(() => {
-    const x = t(L * E, [1, L, E]);
-    const a = gqa({}).forward(x, null, null, { causal: true }).data;
-    const b = gqa({ rotary: { base: 10000 } }).forward(x, null, null, { causal: true }).data;
-    return a.some((v, i) => Math.abs(v - b[i]) > 1e-6);
-  });
+  const tryIt = (f) => {
+    try {
+      return f();
+    } catch {
+      return false;
+    }
+  };
+  features = {
+    numKvHeads: tryIt(() => {
+      gqa({}).dispose?.();
+      return true;
+    }),
+  };
+  features.rotary =
+    features.numKvHeads &&
+    tryIt(() => {
+      const x = t(L * E, [1, L, E]);
+      const a = gqa({}).forward(x, null, null, { causal: true }).data;
+      const b = gqa({ rotary: { base: 10000 } }).forward(x, null, null, { causal: true }).data;
+      return a.some((v, i) => Math.abs(v - b[i]) > 1e-6);
+    });
   features.cache = features.numKvHeads && tryIt(() => typeof gqa({}).createCache === 'function');
   // packed [2 + 3 tokens] must equal the two sequences run alone (an ignored option would run
   // the 5 tokens as one unbatched sequence)
@@ -105,8 +138,19 @@ function gqaLayer(c) {
   const { E, H } = s;
   const Ekv = s.Hkv * (E / H);
   const W = c.weights;
-  const mha = new na.MultiHeadAttention({ embedDim: E, numHeads: H, numKvHeads: s.Hkv, useBias: false, ...(s.rotaryBase ? { rotary: { base: s.rotaryBase } } : {}) });
-  mha.setWeights({ wq: na.tensor(W.wq, [E, E]), wk: na.tensor(W.wk, [E, Ekv]), wv: na.tensor(W.wv, [E, Ekv]), wo: na.tensor(W.wo, [E, E]) });
+  const mha = new na.MultiHeadAttention({
+    embedDim: E,
+    numHeads: H,
+    numKvHeads: s.Hkv,
+    useBias: false,
+    ...(s.rotaryBase ? { rotary: { base: s.rotaryBase } } : {}),
+  });
+  mha.setWeights({
+    wq: na.tensor(W.wq, [E, E]),
+    wk: na.tensor(W.wk, [E, Ekv]),
+    wv: na.tensor(W.wv, [E, Ekv]),
+    wo: na.tensor(W.wo, [E, E]),
+  });
   return mha;
 }
 
@@ -136,7 +180,10 @@ function prepareServer(c) {
       else fill();
       dirty = false;
     },
-    run: () => { dirty = true; return mha.forward(x, null, null, { cache }).data; },
+    run: () => {
+      dirty = true;
+      return mha.forward(x, null, null, { cache }).data;
+    },
     dispose: () => mha.dispose?.(),
   };
 }
@@ -144,8 +191,14 @@ function prepareServer(c) {
 // sgemm GFLOP/s of an n×n×n product through the package's matmul (OpenBLAS) at `threads`.
 export function sgemmGflops(n, threads, { reps = 3, budgetMs = 4000 } = {}) {
   setThreads(threads);
-  const a = na.tensor(Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5), [n, n]);
-  const b = na.tensor(Float32Array.from({ length: n * n }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5), [n, n]);
+  const a = na.tensor(
+    Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5),
+    [n, n],
+  );
+  const b = na.tensor(
+    Float32Array.from({ length: n * n }, (_, i) => ((i * 104729) % 1000) / 1000 - 0.5),
+    [n, n],
+  );
   const out = new Float32Array(n * n);
   na.matmul(a, b, out); // warm-up
   const times = [];
@@ -191,7 +244,13 @@ export default {
     setThreads(threads);
     if (c.shape.kind === 'decode' || c.shape.kind === 'prefill') {
       const r = prepareServer(c);
-      return { ...r, before: () => { setThreads(threads); r.before?.(); } };
+      return {
+        ...r,
+        before: () => {
+          setThreads(threads);
+          r.before?.();
+        },
+      };
     }
     const m = makeMha(c);
     const fn = m[opts.mode ?? 'forward'];
@@ -225,8 +284,14 @@ export const oursPacked = {
     const mha = new na.MultiHeadAttention({ embedDim: E, numHeads: H, seed: 1 });
     const t = (data, shape) => na.tensor(data, shape);
     mha.setWeights({
-      wq: t(W.wq, [E, E]), bq: t(W.bq, [E]), wk: t(W.wk, [E, E]), bk: t(W.bk, [E]),
-      wv: t(W.wv, [E, E]), bv: t(W.bv, [E]), wo: t(W.wo, [E, E]), bo: t(W.bo, [E]),
+      wq: t(W.wq, [E, E]),
+      bq: t(W.bq, [E]),
+      wk: t(W.wk, [E, E]),
+      bk: t(W.bk, [E]),
+      wv: t(W.wv, [E, E]),
+      bv: t(W.bv, [E]),
+      wo: t(W.wo, [E, E]),
+      bo: t(W.bo, [E]),
     });
     const x2d = t(x, [total, E]);
     const o = { sequenceLengths: Int32Array.from(lens) };
@@ -258,5 +323,9 @@ export function kernelIsa() {
 
 // OpenBLAS's kernel family (blasInfo().coreName), or null.
 export function blasCore() {
-  try { return typeof na?.blasInfo === 'function' ? na.blasInfo()?.coreName ?? null : null; } catch { return null; }
+  try {
+    return typeof na?.blasInfo === 'function' ? (na.blasInfo()?.coreName ?? null) : null;
+  } catch {
+    return null;
+  }
 }

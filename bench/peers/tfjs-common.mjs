@@ -16,7 +16,8 @@ function attention(tf, t, s, headLoop) {
   const Lnew = s.kind === 'decode' ? Lq : Lk; // key/value tokens projected in this call
   const lin = (x, w, b) => (b ? tf.add(tf.matMul(x, w), b) : tf.matMul(x, w));
   const heads = (x, L, n) => tf.transpose(tf.reshape(x, [B, L, n, D]), [0, 2, 1, 3]); // [B,n,L,D]
-  const rot = (x, pos0, L) => { // rotate-half on [B, n, L, D] at positions pos0..pos0+L-1
+  const rot = (x, pos0, L) => {
+    // rotate-half on [B, n, L, D] at positions pos0..pos0+L-1
     const cos = tf.slice(t.cos, [pos0, 0], [L, D / 2]);
     const sin = tf.slice(t.sin, [pos0, 0], [L, D / 2]);
     const [x1, x2] = tf.split(x, 2, 3);
@@ -25,9 +26,15 @@ function attention(tf, t, s, headLoop) {
   let q = heads(lin(t.query, t.wq, t.bq), Lq, H);
   let k = heads(lin(t.kv, t.wk, t.bk), Lnew, Hkv);
   let v = heads(lin(t.kv, t.wv, t.bv), Lnew, Hkv);
-  if (t.cos) { q = rot(q, Lk - Lq, Lq); k = rot(k, Lk - Lnew, Lnew); }
+  if (t.cos) {
+    q = rot(q, Lk - Lq, Lq);
+    k = rot(k, Lk - Lnew, Lnew);
+  }
   q = tf.mul(q, 1 / Math.sqrt(D));
-  if (t.pastKey) { k = tf.concat([t.pastKey, k], 2); v = tf.concat([t.pastValue, v], 2); }
+  if (t.pastKey) {
+    k = tf.concat([t.pastKey, k], 2);
+    v = tf.concat([t.pastValue, v], 2);
+  }
   let ctx;
   if (G > 1) {
     const qg = tf.reshape(q, [B, Hkv, G * Lq, D]); // query heads of one KV head stacked as rows
@@ -40,10 +47,15 @@ function attention(tf, t, s, headLoop) {
     const kts = tf.unstack(tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * H, D, Lk]));
     const vs = tf.unstack(tf.reshape(v, [B * H, Lk, D]));
     const m2 = t.mask && tf.reshape(t.mask, t.mask.shape.slice(-2)); // causal [Lq, Lk] (B = 1 here)
-    ctx = tf.reshape(tf.stack(qs.map((qi, i) => {
-      const sc = tf.matMul(qi, kts[i]);
-      return tf.matMul(tf.softmax(m2 ? tf.add(sc, m2) : sc), vs[i]);
-    })), [B, H, Lq, D]);
+    ctx = tf.reshape(
+      tf.stack(
+        qs.map((qi, i) => {
+          const sc = tf.matMul(qi, kts[i]);
+          return tf.matMul(tf.softmax(m2 ? tf.add(sc, m2) : sc), vs[i]);
+        }),
+      ),
+      [B, H, Lq, D],
+    );
   } else {
     let scores = tf.matMul(q, k, false, true); // [B,H,Lq,Lk]
     if (t.mask) scores = tf.add(scores, t.mask);
@@ -88,7 +100,9 @@ export function makeTfPeer(spec) {
       if (spec.init) spec.init(tf);
       const notes = [...(spec.notes ? await spec.notes(tf) : [])];
       const v = tf.version ?? {};
-      const version = v['tfjs-node'] ? `@tensorflow/tfjs-node@${v['tfjs-node']}` : `@tensorflow/tfjs-core@${tf.version_core ?? v['tfjs-core']}`;
+      const version = v['tfjs-node']
+        ? `@tensorflow/tfjs-node@${v['tfjs-node']}`
+        : `@tensorflow/tfjs-core@${tf.version_core ?? v['tfjs-core']}`;
       return { version, notes };
     },
     async prepare(c) {
@@ -100,13 +114,19 @@ export function makeTfPeer(spec) {
       const W = c.weights;
       const t = {
         query: tf.tensor2d(c.query, [B * Lq, E]),
-        wq: tf.tensor2d(W.wq, [E, E]), wk: tf.tensor2d(W.wk, [E, Ekv]), wv: tf.tensor2d(W.wv, [E, Ekv]), wo: tf.tensor2d(W.wo, [E, E]),
+        wq: tf.tensor2d(W.wq, [E, E]),
+        wk: tf.tensor2d(W.wk, [E, Ekv]),
+        wv: tf.tensor2d(W.wv, [E, Ekv]),
+        wo: tf.tensor2d(W.wo, [E, E]),
       };
       if (W.bq) Object.assign(t, { bq: tf.tensor1d(W.bq), bk: tf.tensor1d(W.bk), bv: tf.tensor1d(W.bv), bo: tf.tensor1d(W.bo) });
       t.kv = c.memory ? tf.tensor2d(c.memory, [B * Lk, E]) : t.query;
       const mask = additiveMask(s, c.keyLengths);
       if (mask) t.mask = tf.tensor(mask.data, mask.shape);
-      if (c.cos) { t.cos = tf.tensor2d(c.cos, [Lk, D / 2]); t.sin = tf.tensor2d(c.sin, [Lk, D / 2]); }
+      if (c.cos) {
+        t.cos = tf.tensor2d(c.cos, [Lk, D / 2]);
+        t.sin = tf.tensor2d(c.sin, [Lk, D / 2]);
+      }
       if (c.pastKey) {
         t.pastKey = tf.tensor4d(c.pastKey, [B, s.Hkv, s.past, D]);
         t.pastValue = tf.tensor4d(c.pastValue, [B, s.Hkv, s.past, D]);
@@ -121,7 +141,9 @@ export function makeTfPeer(spec) {
           y.dispose();
           return data;
         },
-        dispose() { for (const x of new Set(Object.values(t))) x.dispose(); },
+        dispose() {
+          for (const x of new Set(Object.values(t))) x.dispose();
+        },
       };
     },
   };

@@ -14,7 +14,9 @@ export default makeTfPeer({
     return tf;
   },
   threadNote: () => 'single thread (plain JS)',
-  init(tf) { tf.backend().firstUse = false; }, // silences its "install tfjs-node" banner
+  init(tf) {
+    tf.backend().firstUse = false;
+  }, // silences its "install tfjs-node" banner
   skip(shapeName, gflop, opts) {
     // server cases: the quick cap in every mode (P1's 11.8 GFLOP would take minutes per call)
     const cap = opts.quick || SHAPES[shapeName].kind ? CPU_GFLOP_CAP.quick : CPU_GFLOP_CAP.full;

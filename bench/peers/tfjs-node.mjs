@@ -24,7 +24,9 @@ export const tfjsNodeDirect = makeTfPeer({
       return await import('@tensorflow/tfjs-node');
     } catch (e) {
       const missing = e.code === 'ERR_MODULE_NOT_FOUND' && /tfjs-node['"]/.test(e.message);
-      throw new Error(missing ? 'not installed (npm run bench:setup-tfjs-node)' : `installed but failed to load: ${e.message.split('\n')[0]}`);
+      throw new Error(
+        missing ? 'not installed (npm run bench:setup-tfjs-node)' : `installed but failed to load: ${e.message.split('\n')[0]}`,
+      );
     }
   },
   async notes(tf) {
@@ -49,21 +51,36 @@ export function tfEnv(threads) {
 function startChild(threads) {
   const proc = fork(CHILD, [], { env: tfEnv(threads), serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   let stderr = '';
-  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  proc.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-4000);
+  });
   const pending = [];
   let dead = null;
   proc.on('message', (m) => pending.shift()?.resolve(m));
   proc.on('exit', (code, sig) => {
-    const line = stderr.trim().split('\n').filter((l) => !/absl::InitializeLog|oneDNN custom operations/.test(l)).pop() ?? '';
+    const line =
+      stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/absl::InitializeLog|oneDNN custom operations/.test(l))
+        .pop() ?? '';
     dead = new Error(`tfjs-node child exited (${sig ?? code})${line ? `: ${line}` : ''}`);
     for (const p of pending.splice(0)) p.reject(dead);
   });
-  const call = (op, arg) => new Promise((resolve, reject) => {
-    if (dead) return reject(dead);
-    pending.push({ resolve: (m) => (m.error ? reject(new Error(m.error)) : resolve(m)), reject });
-    proc.send({ op, arg });
-  });
-  return { threads, proc, call, kill: () => { if (!dead) proc.kill(); } };
+  const call = (op, arg) =>
+    new Promise((resolve, reject) => {
+      if (dead) return reject(dead);
+      pending.push({ resolve: (m) => (m.error ? reject(new Error(m.error)) : resolve(m)), reject });
+      proc.send({ op, arg });
+    });
+  return {
+    threads,
+    proc,
+    call,
+    kill: () => {
+      if (!dead) proc.kill();
+    },
+  };
 }
 
 let child = null;
@@ -80,12 +97,19 @@ process.on('exit', () => child?.kill());
 export default {
   id: 'tfjs-node',
   label: '@tensorflow/tfjs-node',
-  threadNote: (n) => `TF_NUM_INTRAOP_THREADS=${n}, TF_NUM_INTEROP_THREADS=1, set before libtensorflow loads (a child process per thread count); oneDNN ${tfEnv(n).TF_ENABLE_ONEDNN_OPTS === '0' ? 'off' : 'on'}`,
+  threadNote: (n) =>
+    `TF_NUM_INTRAOP_THREADS=${n}, TF_NUM_INTEROP_THREADS=1, set before libtensorflow loads (a child process per thread count); oneDNN ${tfEnv(n).TF_ENABLE_ONEDNN_OPTS === '0' ? 'off' : 'on'}`,
   async load() {
     let status = null;
-    try { status = JSON.parse(readFileSync(STATUS, 'utf8')); } catch {}
+    try {
+      status = JSON.parse(readFileSync(STATUS, 'utf8'));
+    } catch {}
     if (!status?.ok) {
-      throw new Error(status ? `not set up: ${status.message}` : 'not set up (npm run bench:setup-tfjs-node; npm run bench does it when pip can fetch the tensorflow-cpu wheel)');
+      throw new Error(
+        status
+          ? `not set up: ${status.message}`
+          : 'not set up (npm run bench:setup-tfjs-node; npm run bench does it when pip can fetch the tensorflow-cpu wheel)',
+      );
     }
     const c = await childFor(1);
     const r = await c.call('info');
@@ -94,7 +118,11 @@ export default {
   async prepare(c, threads) {
     const ch = await childFor(threads);
     await ch.call('prepare', c);
-    let first = true, lastMs = 0, wall = 0, cpu = 0, ticks0 = null;
+    let first = true,
+      lastMs = 0,
+      wall = 0,
+      cpu = 0,
+      ticks0 = null;
     return {
       selfTimed: true,
       lastMs: () => lastMs,
@@ -108,12 +136,19 @@ export default {
       },
       // CPU time / wall time over the timed calls, and how many threads did the work: those with at
       // least a quarter of the busiest thread's CPU time (per-thread ticks from /proc, Linux only)
-      async resetStats() { wall = 0; cpu = 0; ticks0 = (await ch.call('threads')).ticks; },
+      async resetStats() {
+        wall = 0;
+        cpu = 0;
+        ticks0 = (await ch.call('threads')).ticks;
+      },
       async stats() {
         const t1 = (await ch.call('threads')).ticks;
         const used = Object.entries(t1).map(([tid, v]) => v - (ticks0?.[tid] ?? 0));
         const max = Math.max(0, ...used);
-        return { cpuPerWall: wall > 0 ? cpu / wall : null, busyThreads: max > 0 ? used.filter((u) => u >= max / 4).length : null };
+        return {
+          cpuPerWall: wall > 0 ? cpu / wall : null,
+          busyThreads: max > 0 ? used.filter((u) => u >= max / 4).length : null,
+        };
       },
       dispose: () => ch.call('dispose').catch(() => {}),
     };

@@ -16,6 +16,9 @@ export default makeTfPeer({
   async notes(tf) {
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const mt = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    return [`SIMD ${simd ? 'on' : 'off'}, multithread ${mt ? 'on' : 'off'}`, 'per-head 2D matMuls when B·H ≤ 32 and Lq·Lk ≥ 128², else batched matMul'];
+    return [
+      `SIMD ${simd ? 'on' : 'off'}, multithread ${mt ? 'on' : 'off'}`,
+      'per-head 2D matMuls when B·H ≤ 32 and Lq·Lk ≥ 128², else batched matMul',
+    ];
   },
 });

@@ -13,8 +13,11 @@ import { shortErr } from '../lib/format.mjs';
 
 const { values: a } = parseArgs({
   options: {
-    peer: { type: 'string' }, shape: { type: 'string' }, threads: { type: 'string', default: '1' },
-    mode: { type: 'string' }, runs: { type: 'string', default: '2' },
+    peer: { type: 'string' },
+    shape: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+    mode: { type: 'string' },
+    runs: { type: 'string', default: '2' },
   },
 });
 const MB = 1024 * 1024;

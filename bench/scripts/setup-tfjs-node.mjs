@@ -31,11 +31,15 @@ const TF_WHEEL = 'tensorflow-cpu';
 const TF_VERSION = '2.21.0';
 const BENCH = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const PKG = path.join(BENCH, 'node_modules', '@tensorflow', 'tfjs-node');
-const CACHE = process.env.BENCH_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'native-attention-bench');
+const CACHE =
+  process.env.BENCH_CACHE_DIR ??
+  path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'native-attention-bench');
 export const STATUS_FILE = path.join(BENCH, 'node_modules', '.tfjs-node-setup.json');
 const quiet = process.argv.includes('--quiet');
 
-const log = (m) => { if (!quiet) console.error(`setup-tfjs-node: ${m}`); };
+const log = (m) => {
+  if (!quiet) console.error(`setup-tfjs-node: ${m}`);
+};
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...opts });
   return { ok: r.status === 0, stdout: r.stdout ?? '', out: `${r.stdout ?? ''}${r.stderr ?? ''}`, error: r.error };
@@ -68,11 +72,20 @@ const ready = fs.existsSync(path.join(PKG, 'package.json')) && probe();
 if (ready?.ok) finish(true, `ready (tfjs-node ${ready.info.tfjsNode}, TensorFlow ${ready.info.tf})`, ready.info);
 
 // 1. the package, without its install script
-const pkgVersion = () => { try { return JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8')).version; } catch { return null; } };
+const pkgVersion = () => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8')).version;
+  } catch {
+    return null;
+  }
+};
 if (pkgVersion() !== TFJS_NODE) {
   log(`npm install --no-save --ignore-scripts @tensorflow/tfjs-node@${TFJS_NODE}`);
-  const r = run('npm', ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${TFJS_NODE}`],
-    { cwd: BENCH, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
+  const r = run(
+    'npm',
+    ['install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `@tensorflow/tfjs-node@${TFJS_NODE}`],
+    { cwd: BENCH, env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } },
+  );
   if (!r.ok) finish(false, `npm could not install @tensorflow/tfjs-node@${TFJS_NODE}: ${lastLines(r.out)}`);
 }
 
@@ -81,7 +94,8 @@ const lib = path.join(PKG, 'deps', 'lib');
 const inc = path.join(PKG, 'deps', 'include');
 if (!fs.existsSync(path.join(lib, 'libtensorflow_cc.so.2')) || !fs.existsSync(path.join(inc, 'tensorflow', 'c', 'c_api.h'))) {
   fs.mkdirSync(CACHE, { recursive: true });
-  const findWheel = () => fs.readdirSync(CACHE).find((f) => f.startsWith(`${TF_WHEEL.replace('-', '_')}-${TF_VERSION}-`) && f.endsWith('.whl'));
+  const findWheel = () =>
+    fs.readdirSync(CACHE).find((f) => f.startsWith(`${TF_WHEEL.replace('-', '_')}-${TF_VERSION}-`) && f.endsWith('.whl'));
   let wheel = findWheel();
   if (!wheel) {
     const pip = ['pip', 'pip3'].find((p) => run(p, ['--version']).ok);
@@ -123,7 +137,9 @@ for (const [name, target] of [
   ['libtensorflow.so.2.9.1', 'libtensorflow_cc.so.2'],
 ]) {
   const p = path.join(lib, name);
-  try { if (fs.readlinkSync(p) === target) continue; } catch {}
+  try {
+    if (fs.readlinkSync(p) === target) continue;
+  } catch {}
   fs.rmSync(p, { force: true });
   fs.symlinkSync(target, p);
 }
@@ -132,7 +148,8 @@ for (const [name, target] of [
 log('npm rebuild @tensorflow/tfjs-node --build-from-source (node-gyp, a minute or two)');
 const env = { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' };
 const sysHeaders = path.resolve(path.dirname(process.execPath), '..');
-if (!env.npm_config_nodedir && fs.existsSync(path.join(sysHeaders, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = sysHeaders;
+if (!env.npm_config_nodedir && fs.existsSync(path.join(sysHeaders, 'include', 'node', 'node_api.h')))
+  env.npm_config_nodedir = sysHeaders;
 const rb = run('npm', ['rebuild', '@tensorflow/tfjs-node', '--build-from-source'], { cwd: BENCH, env });
 if (!rb.ok) finish(false, `building the tfjs-node addon failed: ${lastLines(rb.out)}`);
 

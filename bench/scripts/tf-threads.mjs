@@ -8,7 +8,9 @@ import { SHAPES } from '../lib/shapes.mjs';
 import { makeCase, completeCase } from '../lib/data.mjs';
 import tfjsNode from '../peers/tfjs-node.mjs';
 
-const { values: a } = parseArgs({ options: { shape: { type: 'string', default: 'S3' }, reps: { type: 'string', default: '5' } } });
+const { values: a } = parseArgs({
+  options: { shape: { type: 'string', default: 'S3' }, reps: { type: 'string', default: '5' } },
+});
 const c = await completeCase(makeCase(SHAPES[a.shape]));
 await tfjsNode.load();
 for (const threads of [1, 2]) {
@@ -16,10 +18,15 @@ for (const threads of [1, 2]) {
   await r.run(); // checked run in the harness; here a warm-up
   await r.resetStats();
   const times = [];
-  for (let i = 0; i < +a.reps; i++) { await r.run(); times.push(r.lastMs()); }
+  for (let i = 0; i < +a.reps; i++) {
+    await r.run();
+    times.push(r.lastMs());
+  }
   times.sort((x, y) => x - y);
   const st = await r.stats();
-  console.log(`${a.shape} tfjs-node, TF_NUM_INTRAOP_THREADS=${threads}: median ${times[times.length >> 1].toFixed(1)} ms, CPU/wall ${st.cpuPerWall.toFixed(2)}, busy threads ${st.busyThreads}`);
+  console.log(
+    `${a.shape} tfjs-node, TF_NUM_INTRAOP_THREADS=${threads}: median ${times[times.length >> 1].toFixed(1)} ms, CPU/wall ${st.cpuPerWall.toFixed(2)}, busy threads ${st.busyThreads}`,
+  );
   await r.dispose();
 }
 process.exit(0);
