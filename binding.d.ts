@@ -126,5 +126,8 @@ export declare const limits: Readonly<{
 }>;
 
 /** Test hook, exported only when NATIVE_ATTENTION_FAULT_INJECTION=1: after `skip` more
- * allocations or thread starts succeed, the next `count` fail. */
-export declare const _faultInjection: ((kind: 'alloc' | 'thread', skip: number, count: number) => void) | undefined;
+ * allocations or thread starts succeed, the next `count` fail (with `thisThreadOnly`, only
+ * those made on the calling thread). */
+export declare const _faultInjection:
+  | ((kind: 'alloc' | 'thread', skip: number, count: number, thisThreadOnly?: boolean) => void)
+  | undefined;

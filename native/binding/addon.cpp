@@ -75,17 +75,19 @@ Napi::Value blas_info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// _faultInjection(kind: 'alloc' | 'thread', skip, count): after `skip` more allocations
-// or thread starts succeed, the next `count` fail. Exported only when the process runs
-// with NATIVE_ATTENTION_FAULT_INJECTION=1 (tests).
+// _faultInjection(kind: 'alloc' | 'thread', skip, count, thisThreadOnly?): after `skip`
+// more allocations or thread starts succeed, the next `count` fail (with thisThreadOnly,
+// only those made on the calling thread). Exported only when the process runs with
+// NATIVE_ATTENTION_FAULT_INJECTION=1 (tests).
 Napi::Value fault_injection(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
   if (kind != "alloc" && kind != "thread") throw_type(env, "_faultInjection: kind: expected 'alloc' or 'thread'");
   if (info.Length() < 3 || !info[1].IsNumber() || !info[2].IsNumber())
     throw_type(env, "_faultInjection: skip, count: expected numbers");
+  const bool this_thread_only = info.Length() > 3 && info[3].ToBoolean().Value();
   fault::arm(kind == "alloc" ? fault::Kind::Alloc : fault::Kind::ThreadStart, info[1].As<Napi::Number>().Int64Value(),
-             info[2].As<Napi::Number>().Int64Value());
+             info[2].As<Napi::Number>().Int64Value(), this_thread_only);
   return env.Undefined();
 }
 

@@ -12,7 +12,9 @@ namespace na::fault {
 enum class Kind { Alloc = 0, ThreadStart = 1, kCount = 2 };
 
 // After `skip` more checks of that kind pass, the next `count` fail (count 0 disarms).
-void arm(Kind kind, int64_t skip, int64_t count);
+// With `this_thread_only`, only checks made on the calling thread count (so a test can
+// target the JS thread's allocations while pool threads allocate concurrently).
+void arm(Kind kind, int64_t skip, int64_t count, bool this_thread_only = false);
 
 // True when this allocation or thread start should fail.
 bool should_fail(Kind kind);

@@ -11,7 +11,7 @@ const lib = require(dist);
 const binary =
   process.env.NATIVE_ATTENTION_BINARY || path.join(path.dirname(dist), '..', 'build', 'Release', 'native_attention.node');
 const native = require(binary);
-const inject = (k, skip, count) => native._faultInjection(k, skip, count);
+const inject = (k, skip, count, thisThreadOnly = false) => native._faultInjection(k, skip, count, thisThreadOnly);
 
 const t = (shape, seed) =>
   lib.tensor(
@@ -55,9 +55,10 @@ async function allocCases() {
     inject('alloc', 0, 0);
     results.push({ name, ...r });
   }
-  // setWeights while an async call holds the weights must copy them first: that copy fails.
+  // setWeights while an async call holds the weights must copy them first: that copy fails
+  // (armed for this thread only: the running call allocates on a pool thread meanwhile).
   const running = layer.forwardAsync(x);
-  inject('alloc', 0, 1);
+  inject('alloc', 0, 1, true);
   const r = await outcome(() => layer.setWeights({ bo: { data: new Float32Array(64).fill(1), shape: [64] } }));
   inject('alloc', 0, 0);
   results.push({ name: 'setWeights: copy on write while an async call holds the weights', ...r });
