@@ -21,5 +21,8 @@ if (!args.includes('--no-tfjs-node-setup') && !args.includes('-h') && !args.incl
   // idempotent: well under a second once done; exit 2 = skipped (the reason is printed and kept)
   spawnSync(process.execPath, ['scripts/setup-tfjs-node.mjs'], { cwd: bench, stdio: 'inherit', env });
 }
-const r = spawnSync(process.execPath, ['bench.mjs', ...args.filter((a) => a !== '--no-tfjs-node-setup')], { cwd: bench, stdio: 'inherit' });
+const r = spawnSync(process.execPath, ['bench.mjs', ...args.filter((a) => a !== '--no-tfjs-node-setup')], {
+  cwd: bench,
+  stdio: 'inherit',
+});
 process.exit(r.status ?? 1);

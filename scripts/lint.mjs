@@ -5,6 +5,8 @@
 //   consumer   a strict TypeScript consumer of the published types (self-reference)
 //   publint    package.json exports, types and files
 //   clang-format  native/ C++ formatting (.clang-format), when clang-format is installed
+//   clang-tidy    the kernels and their tests (.clang-tidy), when clang-tidy is installed
+//                 (the binding needs Node's headers: it is left to the compiler's warnings)
 // `--fix` applies biome's and clang-format's fixes instead of checking.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -50,5 +52,22 @@ if (spawnSync('clang-format', ['--version'], { stdio: 'ignore' }).status === 0) 
   step('clang-format', 'clang-format', fix ? ['-i', ...cpp] : ['--dry-run', '--Werror', ...cpp]);
 } else {
   console.log('lint: skip clang-format: not installed (Debian: apt-get install clang-format)');
+}
+if (spawnSync('clang-tidy', ['--version'], { stdio: 'ignore' }).status === 0) {
+  // A compile database for the kernels and their tests (plain cmake, no Node).
+  const db = path.join(root, 'build-tidy');
+  const configured = spawnSync(
+    'cmake',
+    ['-S', root, '-B', db, '-DNATIVE_ATTENTION_TESTS=ON', '-DCMAKE_EXPORT_COMPILE_COMMANDS=ON', '-DCMAKE_BUILD_TYPE=Release'],
+    { stdio: 'ignore' },
+  );
+  const sources = cpp.filter((f) => /^native\/(kernels|tests)\/.*\.cpp$/.test(f));
+  if (configured.status === 0) step('clang-tidy', 'clang-tidy', ['-p', db, '--quiet', ...sources]);
+  else {
+    failed++;
+    console.log('lint: FAIL clang-tidy: cmake could not configure build-tidy/');
+  }
+} else {
+  console.log('lint: skip clang-tidy: not installed (Debian: apt-get install clang-tidy)');
 }
 process.exit(failed ? 1 : 0);

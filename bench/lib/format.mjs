@@ -9,7 +9,8 @@ export const PEER_NAMES = {
   wasm: 'TF.js wasm',
   cpu: 'TF.js cpu',
 };
-export const fmtMs = (x) => (x == null || !Number.isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1));
+export const fmtMs = (x) =>
+  x == null || !Number.isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 100 ? x.toFixed(2) : x.toFixed(1);
 export const fmtG = (x) => (x == null || !Number.isFinite(x) ? '–' : x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
 export const fmtFlop = (g) =>
   g >= 0.1 ? `${fmtG(g)} GFLOP` : g >= 1e-4 ? `${(g * 1e3).toFixed(1)} MFLOP` : `${(g * 1e6).toFixed(1)} kFLOP`;

@@ -74,31 +74,30 @@ Workspace WorkspacePool::acquire(size_t floats) {
 
 void WorkspacePool::give_back(float* data, size_t capacity) {
   if (!data) return;
-  float* evict = nullptr;
-  size_t evict_capacity = 0;
+  // Freed outside the lock: the block given back, unless it is cached, or the smallest
+  // cached block it replaces.
+  float* evict = data;
+  size_t evict_capacity = capacity;
   {
     std::lock_guard<std::mutex> lock(mu_);
     size_t cached = 0;
     int empty = -1, smallest = -1;
     for (int i = 0; i < kSlots; ++i) {
-      if (!free_data_[i]) { if (empty < 0) empty = i; continue; }
+      if (!free_data_[i]) {
+        if (empty < 0) empty = i;
+        continue;
+      }
       cached += free_cap_[i];
       if (smallest < 0 || free_cap_[i] < free_cap_[smallest]) smallest = i;
     }
-    if (cached + capacity > kMaxCachedFloats) {
-      evict = data;  // too much idle memory already: free this one instead of caching it
-      evict_capacity = capacity;
-    } else if (empty >= 0) {
-      free_data_[empty] = data;
-      free_cap_[empty] = capacity;
-    } else if (free_cap_[smallest] < capacity) {
-      evict = free_data_[smallest];
-      evict_capacity = free_cap_[smallest];
-      free_data_[smallest] = data;
-      free_cap_[smallest] = capacity;
-    } else {
-      evict = data;
-      evict_capacity = capacity;
+    // Cache it only while idle memory stays under the cap: into an empty slot, or in
+    // place of a smaller block.
+    const int slot = empty >= 0 ? empty : (free_cap_[smallest] < capacity ? smallest : -1);
+    if (cached + capacity <= kMaxCachedFloats && slot >= 0) {
+      evict = free_data_[slot];  // null for an empty slot
+      evict_capacity = free_cap_[slot];
+      free_data_[slot] = data;
+      free_cap_[slot] = capacity;
     }
   }
   deallocate(evict, evict_capacity * sizeof(float));

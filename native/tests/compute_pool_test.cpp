@@ -75,6 +75,7 @@ int main() {
   // Several callers at once: slots are shared, nothing is lost, nobody deadlocks.
   std::atomic<int64_t> total{0};
   std::vector<std::thread> callers;
+  callers.reserve(6);
   for (int c = 0; c < 6; ++c)
     callers.emplace_back([&] {
       for (int r = 0; r < 50; ++r) {
@@ -83,7 +84,7 @@ int main() {
       }
     });
   for (auto& t : callers) t.join();
-  CHECK(total.load() == 6 * 50 * 1000, "concurrent callers: %lld tasks", (long long)total.load());
+  CHECK(total.load() == int64_t(6) * 50 * 1000, "concurrent callers: %lld tasks", (long long)total.load());
 
   // Async jobs with one slot: they run one at a time, in submission order.
   {

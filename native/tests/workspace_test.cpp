@@ -47,6 +47,7 @@ int main() {
   // At most kSlots blocks stay idle: the smallest are dropped first.
   {
     std::vector<Workspace> held;
+    held.reserve(WorkspacePool::kSlots + 4);
     for (int i = 0; i < WorkspacePool::kSlots + 4; ++i) held.push_back(pool.acquire(size_t(4096) * (i + 1)));
   }
   CHECK(pool.idle_blocks() <= WorkspacePool::kSlots, "idle blocks %d > %d", pool.idle_blocks(), WorkspacePool::kSlots);
