@@ -1,0 +1,119 @@
+// AVX2 + FMA path of the fused attention kernel and the softmax row. Compiled with
+// -mavx2 -mfma (CMakeLists.txt, x86 only) and called only when the CPU and the OS support
+// them (cpu_features.cpp). Micro-tiles of 6 rows × 16 columns: 12 accumulators, 2 loads and
+// a broadcast in 16 ymm registers (MLAS's FMA3 kernel shape).
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "flash_attention.h"
+
+namespace na {
+namespace avx2 {
+namespace {
+
+constexpr int kMR = 6;
+constexpr int kNR = 16;
+constexpr int kBr = 48;
+constexpr int kBc = 64;
+
+// S[M][panels·16] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·16, [Dk][16]).
+template <int M>
+void qk_tile(const float* qs, int64_t Dk, const float* kp, int64_t panels, float* s, int64_t lds) {
+  for (int64_t p = 0; p < panels; ++p) {
+    const float* b = kp + p * Dk * kNR;
+    __m256 acc[M][2];
+    for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t d = 0; d < Dk; ++d) {
+      const __m256 b0 = _mm256_load_ps(b + d * kNR), b1 = _mm256_load_ps(b + d * kNR + 8);
+      for (int r = 0; r < M; ++r) {
+        const __m256 a = _mm256_broadcast_ss(qs + r * Dk + d);
+        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < M; ++r) {
+      _mm256_store_ps(s + r * lds + p * kNR, acc[r][0]);
+      _mm256_store_ps(s + r * lds + p * kNR + 8, acc[r][1]);
+    }
+  }
+}
+
+void qk_block(const float* qs, int64_t Dk, int mr, const float* kp, int64_t panels, float* s, int64_t lds) {
+  switch (mr) {
+    case 6: qk_tile<6>(qs, Dk, kp, panels, s, lds); break;
+    case 5: qk_tile<5>(qs, Dk, kp, panels, s, lds); break;
+    case 4: qk_tile<4>(qs, Dk, kp, panels, s, lds); break;
+    case 3: qk_tile<3>(qs, Dk, kp, panels, s, lds); break;
+    case 2: qk_tile<2>(qs, Dk, kp, panels, s, lds); break;
+    default: qk_tile<1>(qs, Dk, kp, panels, s, lds); break;
+  }
+}
+
+// Lane mask of the first `cols` (0..8) lanes.
+__m256i first_lanes(int64_t cols) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(int(cols)), idx);
+}
+
+// O[M][c0 : c0+16] += P[M][n] · V[n][c0 : c0+16]; `cols` < 16 reads only that many V
+// columns (O rows are padded, so O is accessed whole).
+template <int M>
+void pv_tile(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t cols, float* o, int64_t ldo) {
+  __m256 acc[M][2];
+  for (int r = 0; r < M; ++r) {
+    acc[r][0] = _mm256_load_ps(o + r * ldo);
+    acc[r][1] = _mm256_load_ps(o + r * ldo + 8);
+  }
+  if (cols >= 16) {
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 b0 = _mm256_loadu_ps(v + j * ldv), b1 = _mm256_loadu_ps(v + j * ldv + 8);
+      for (int r = 0; r < M; ++r) {
+        const __m256 a = _mm256_broadcast_ss(p + r * ldp + j);
+        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+  } else {
+    const __m256i m0 = first_lanes(cols), m1 = first_lanes(cols - 8);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 b0 = _mm256_maskload_ps(v + j * ldv, m0), b1 = _mm256_maskload_ps(v + j * ldv + 8, m1);
+      for (int r = 0; r < M; ++r) {
+        const __m256 a = _mm256_broadcast_ss(p + r * ldp + j);
+        acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+  }
+  for (int r = 0; r < M; ++r) {
+    _mm256_store_ps(o + r * ldo, acc[r][0]);
+    _mm256_store_ps(o + r * ldo + 8, acc[r][1]);
+  }
+}
+
+template <int M>
+void pv_cols(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
+  for (int64_t c0 = 0; c0 < Dv; c0 += 16) pv_tile<M>(p, ldp, n, v + c0, ldv, Dv - c0, o + c0, ldo);
+}
+
+void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
+              int64_t ldo) {
+  switch (mr) {
+    case 6: pv_cols<6>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 5: pv_cols<5>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 4: pv_cols<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 3: pv_cols<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 2: pv_cols<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    default: pv_cols<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+  }
+}
+
+}  // namespace
+}  // namespace avx2
+}  // namespace na
+
+#define NA_FLASH_ISA avx2
+#include "flash_attention_body.inc"
+#endif
