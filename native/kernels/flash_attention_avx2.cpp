@@ -14,6 +14,7 @@ namespace na {
 namespace avx2 {
 namespace {
 
+constexpr int kVecBytes = 32;  // one vector register
 constexpr int kMR = 6;
 constexpr int kNR = 16;
 constexpr int kBr = 48;
@@ -110,10 +111,35 @@ void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, in
   }
 }
 
+// exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick, whose
+// low mantissa bits then hold n + 127: shifted into the exponent field they are 2^n), ln2
+// split in two constants, exp(r) by Cephes' degree-7 polynomial in Horner form (<= 2 ulp).
+// Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
+// arithmetic (the hardware's float-to-int is never used, so no clamp is needed).
+inline __attribute__((always_inline)) __m256 exp_native(__m256 x) {
+  const __m256 magic = _mm256_set1_ps(12583039.0f);  // 1.5·2^23 + 127
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+  const __m256 n = _mm256_sub_ps(t, magic);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
+  const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm256_andnot_ps(under, _mm256_mul_ps(p, scale));
+}
+
 }  // namespace
 }  // namespace avx2
 }  // namespace na
 
+#define NA_FLASH_NATIVE_EXP 1
 #define NA_FLASH_ISA avx2
 #include "flash_attention_body.inc"
 #endif

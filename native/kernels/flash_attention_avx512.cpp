@@ -14,6 +14,7 @@ namespace na {
 namespace avx512 {
 namespace {
 
+constexpr int kVecBytes = 64;  // one vector register
 constexpr int kMR = 12;
 constexpr int kNR = 32;
 constexpr int kBr = 48;
@@ -120,10 +121,36 @@ void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, in
   }
 }
 
+// exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick, whose
+// low mantissa bits then hold n + 127: shifted into the exponent field they are 2^n), ln2
+// split in two constants, exp(r) by Cephes' degree-7 polynomial in Horner form (<= 2 ulp).
+// Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
+// arithmetic (the hardware's float-to-int is never used, so no clamp is needed).
+inline __attribute__((always_inline)) __m512 exp_native(__m512 x) {
+  const __m512 magic = _mm512_set1_ps(12583039.0f);  // 1.5·2^23 + 127
+  const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+  const __m512 n = _mm512_sub_ps(t, magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512 scale = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(__mmask16(0xFFFF), _mm512_castps_si512(t), 23));
+  // (maskz_slli: the plain slli trips a GCC 12 -Wmaybe-uninitialized false positive)
+  const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mul_ps(_knot_mask16(under), p, scale);
+}
+
 }  // namespace
 }  // namespace avx512
 }  // namespace na
 
+#define NA_FLASH_NATIVE_EXP 1
 #define NA_FLASH_ISA avx512
 #include "flash_attention_body.inc"
 #endif

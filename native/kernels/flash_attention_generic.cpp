@@ -10,6 +10,7 @@ namespace na {
 namespace generic {
 namespace {
 
+constexpr int kVecBytes = 16;  // one vector register
 constexpr int kMR = 4;    // rows of a Q·Kᵀ micro-tile
 constexpr int kNR = 16;   // keys of a panel
 constexpr int kBr = 48;   // query rows per task
