@@ -2,7 +2,8 @@
 //   sgemm      cblas_sgemm 1024³ (the ceiling the bars are relative to)
 //   old path   per (head, query block): OpenBLAS Q·Kᵀ | softmax rows | OpenBLAS P·V
 //   fused      attention_heads without weights (the instruction set NATIVE_ATTENTION_ISA picks),
-//              then each path the CPU has, task by task (SKIP_GENERIC=1 leaves the slow one out)
+//              then each path the CPU has, task by task (SKIP_GENERIC=1 leaves the slow one out,
+//              SKIP_OLD=1 the old path)
 // Heads are contiguous [H, L, D] (what mha.cpp builds for L >= 512). Medians of --reps runs,
 // phases interleaved in every repetition so drift hits all of them.
 //
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
   if (cf.built_avx2 && cf.avx2) paths.push_back({"avx2", avx2::flash_kernel()});
   if (cf.built_avx512 && cf.avx512f) paths.push_back({"avx512", avx512::flash_kernel()});
   if (std::getenv("SKIP_GENERIC")) paths.erase(paths.begin());
+  const bool skip_old = std::getenv("SKIP_OLD") != nullptr;
   std::vector<std::vector<double>> t_path(paths.size());
   std::vector<Workspace> pws;
   for (auto& e : paths) pws.push_back(WorkspacePool::instance().acquire(size_t(e.second.scratch_floats(L, D, D))));
@@ -77,7 +79,7 @@ int main(int argc, char** argv) {
     t_gemm.push_back(ms_since(t0));
 
     double qk = 0, sm = 0, pv = 0;
-    for (int64_t h = 0; h < H; ++h)
+    for (int64_t h = 0; h < (skip_old ? 0 : H); ++h)
       for (int64_t i0 = 0; i0 < L; i0 += qb) {
         const int rows = int(std::min(qb, L - i0));
         const int cols = int(causal ? std::min<int64_t>(L, i0 + rows) : L);

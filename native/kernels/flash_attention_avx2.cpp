@@ -17,8 +17,17 @@ namespace {
 constexpr int kVecBytes = 32;  // one vector register
 constexpr int kMR = 6;
 constexpr int kNR = 16;
-constexpr int kBr = 48;
-constexpr int kBc = 64;
+// Query rows per task and keys per block; overridable for tuning experiments only
+// (-DNA_AVX2_BR=.. -DNA_AVX2_BC=..; BR a multiple of kMR, BC of kNR).
+#ifndef NA_AVX2_BR
+#define NA_AVX2_BR 48
+#endif
+#ifndef NA_AVX2_BC
+#define NA_AVX2_BC 64
+#endif
+constexpr int kBr = NA_AVX2_BR;
+constexpr int kBc = NA_AVX2_BC;
+static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
 
 // S[M][panels·16] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·16, [Dk][16]).
 template <int M>

@@ -17,8 +17,17 @@ namespace {
 constexpr int kVecBytes = 64;  // one vector register
 constexpr int kMR = 12;
 constexpr int kNR = 32;
-constexpr int kBr = 48;
-constexpr int kBc = 64;
+// Query rows per task and keys per block; overridable for tuning experiments only
+// (-DNA_AVX512_BR=.. -DNA_AVX512_BC=..; BR a multiple of kMR, BC of kNR).
+#ifndef NA_AVX512_BR
+#define NA_AVX512_BR 48
+#endif
+#ifndef NA_AVX512_BC
+#define NA_AVX512_BC 64
+#endif
+constexpr int kBr = NA_AVX512_BR;
+constexpr int kBc = NA_AVX512_BC;
+static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
 
 // S[M][panels·32] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·32, [Dk][32]).
 template <int M>

@@ -13,8 +13,17 @@ namespace {
 constexpr int kVecBytes = 16;  // one vector register (SSE2, NEON)
 constexpr int kMR = 4;    // rows of a micro-tile
 constexpr int kNR = 8;    // keys of a panel (two registers)
-constexpr int kBr = 48;   // query rows per task
-constexpr int kBc = 64;   // keys per block
+// Query rows per task and keys per block; overridable for tuning experiments only
+// (-DNA_GENERIC_BR=.. -DNA_GENERIC_BC=..; BR a multiple of kMR, BC of kNR).
+#ifndef NA_GENERIC_BR
+#define NA_GENERIC_BR 48
+#endif
+#ifndef NA_GENERIC_BC
+#define NA_GENERIC_BC 64
+#endif
+constexpr int kBr = NA_GENERIC_BR;
+constexpr int kBc = NA_GENERIC_BC;
+static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
 
 // Four floats: GCC/Clang vector extensions, lowered to SSE2 on x86-64, NEON on arm64 (and to
 // scalar code where there is no SIMD). 4 × 2 accumulators + 2 operands fit 16 registers.
