@@ -8,6 +8,7 @@
 //   sdpa: scaledDotProductAttention on [B, H, L, D] heads (B=1 H=16 L=2048 D=64 unless
 //         --B/--H/--L/--D), with the same run's sgemm (matmul 1024³) for a GFLOP/s ceiling;
 //         attention counted as 4·Lq·Lk·D flops per head (causal: about half).
+//         (--no-gemm: skip it; it evicts the caches between calls)
 //   mha:  AttentionLayer.forward of a bench shape (bench/lib/shapes.mjs) with random weights.
 // NATIVE_ATTENTION_ISA applies to whichever build reads it (the fused one).
 import { createRequire } from 'node:module';
@@ -122,7 +123,7 @@ for (let r = 0; r < reps; r++) {
     runs.a.push(time(fa));
     runs.b.push(time(fb));
   }
-  if (gemm) runs.gemm.push(time(gemm));
+  if (gemm && !flag("no-gemm")) runs.gemm.push(time(gemm));
 }
 const ma = median(runs.a), mb = median(runs.b);
 const gf = (ms) => (flops / ms / 1e6).toFixed(1);
@@ -130,7 +131,7 @@ console.log(`${label}, ${threads} thread(s), ${reps} reps, isa(B)=${process.env.
 console.log(`  A: median ${ma.toFixed(2)} ms (${gf(ma)} GFLOP/s)`);
 console.log(`  B: median ${mb.toFixed(2)} ms (${gf(mb)} GFLOP/s)`);
 console.log(`  B/A = ${(mb / ma).toFixed(3)}`);
-if (gemm) {
+if (gemm && runs.gemm.length) {
   const mg = median(runs.gemm);
   const g = gemm.flops / mg / 1e6;
   console.log(`  sgemm 1024³ (B's matmul): ${mg.toFixed(2)} ms = ${g.toFixed(1)} GFLOP/s (x${threads} thr)`);
