@@ -9,6 +9,11 @@
 //
 //   cmake -S . -B build-bench -DNATIVE_ATTENTION_BENCH=ON && cmake --build build-bench
 //   build-bench/attention_phases [L=2048] [D=64] [H=16] [reps=7] [causal=0]
+// Instruction counts (a second opinion when the machine is noisy; valgrind has no AVX-512):
+//   CEILING_N=16 NATIVE_ATTENTION_ISA=avx2 OPENBLAS_CORETYPE=Haswell SKIP_GENERIC=1
+//     valgrind --tool=callgrind build-bench/attention_phases 1024 64 1 1
+//   then callgrind_annotate --inclusive=yes: cblas_sgemm + masked_softmax_row (old path)
+//   against run_task / 3 (the fused kernel runs three times per repetition)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -47,7 +52,7 @@ int main(int argc, char** argv) {
   std::vector<float> q(size_t(H * L * D)), k(q.size()), v(q.size()), o(q.size());
   for (auto* a : {&q, &k, &v})
     for (float& x : *a) x = u(rng);
-  const int n = 1024;
+  const int n = std::getenv("CEILING_N") ? std::atoi(std::getenv("CEILING_N")) : 1024;  // the sgemm ceiling's size
   std::vector<float> ga(size_t(n) * n), gb(ga.size()), gc(ga.size());
   for (float& x : ga) x = u(rng);
   for (float& x : gb) x = u(rng);
