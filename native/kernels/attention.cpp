@@ -18,7 +18,8 @@ int64_t attention_query_block(int64_t Lq, int64_t Lk) {
 }
 
 int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool) {
-  // The fused kernel (also with weights: it computes the output then too): per thread O(block) tiles plus the packed keys of one head (O(Lk·Dk)).
+  // The fused kernel's, with or without weights (it computes the output in both cases):
+  // per thread, O(block) tiles plus the packed keys of one head (O(Lk·Dk)).
   if (s.Lk < 0 || s.Dk < 0 || s.Dv < 0 || checked_product({s.Lk, s.Dk}) < 0) return -1;
   return checked_product({threads, kernels().flash.scratch_floats(s.Lk, s.Dk, s.Dv)});
 }
