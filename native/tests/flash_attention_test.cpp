@@ -2,7 +2,7 @@
 // float64 reference, on the instruction set NATIVE_ATTENTION_ISA selects (ctest runs this
 // once per path; a path the CPU lacks is reported and skipped). Odd sizes around the
 // micro-tiles, Dk != Dv, every mask kind with broadcast strides, causal with Lq != Lk, key
-// lengths including 0, fully masked rows (exactly 0), logits ×100 (the online rescale),
+// lengths including 0, fully masked rows (exactly 0), padding masks hiding whole key blocks, logits ×100 (the online rescale),
 // merged-heads (strided) layouts with a poisoned output, NaN inputs, and 1 vs 2 threads
 // bit for bit. Error metric per output row: max |err| / max |ref| (P·V may cancel, so a
 // per-element relative error is ill-posed). Exit code 0 = pass.
@@ -34,7 +34,10 @@ static int failures = 0;
 
 struct Case {
   int64_t B, H, Lq, Lk, Dk, Dv;
-  int mask;  // 0 none, 1 bool [B,H,Lq,Lk], 2 bool [B,1,1,Lk], 3 additive [1,1,Lq,Lk], 4 additive [B,H,Lq,1] (key stride 0)
+  // 0 none, 1 bool [B,H,Lq,Lk], 2 bool [B,1,1,Lk], 3 additive [1,1,Lq,Lk], 4 additive [B,H,Lq,1]
+  // (key stride 0), 5 bool [B,1,1,Lk] padding (keys past a per-batch length masked: whole
+  // key blocks hidden), 6 the same as additive -inf / 0
+  int mask;
   bool causal, key_lengths, merged;
   float logit_scale;  // multiplies Q: x100 stresses the online rescale
   const char* what;
@@ -81,6 +84,27 @@ static Data make(const Case& c, uint32_t seed) {
     m.data = d.boolmask.data();
     if (c.mask == 1) { m.batch_stride = c.H * c.Lq * c.Lk; m.head_stride = c.Lq * c.Lk; m.query_stride = c.Lk; m.key_stride = 1; }
     else { m.batch_stride = c.Lk; m.head_stride = 0; m.query_stride = 0; m.key_stride = 1; }
+  } else if (c.mask == 5 || c.mask == 6) {
+    // Batch b keeps keys [0, len_b): len 0 (nothing), a few, about half, all.
+    auto keep = [&](int64_t b, int64_t j) { return j < (b % 4 == 0 ? 0 : b % 4 == 1 ? 3 : b % 4 == 2 ? c.Lk / 2 : c.Lk); };
+    if (c.mask == 5) {
+      d.boolmask.resize(size_t(c.B * c.Lk));
+      for (int64_t b = 0; b < c.B; ++b)
+        for (int64_t j = 0; j < c.Lk; ++j) d.boolmask[size_t(b * c.Lk + j)] = keep(b, j);
+      m.kind = MaskKind::Bool;
+      m.data = d.boolmask.data();
+    } else {
+      d.addmask.resize(size_t(c.B * c.Lk));
+      for (int64_t b = 0; b < c.B; ++b)
+        for (int64_t j = 0; j < c.Lk; ++j)
+          d.addmask[size_t(b * c.Lk + j)] = keep(b, j) ? 0.0f : -std::numeric_limits<float>::infinity();
+      m.kind = MaskKind::Additive;
+      m.data = d.addmask.data();
+    }
+    m.batch_stride = c.Lk;
+    m.head_stride = 0;
+    m.query_stride = 0;
+    m.key_stride = 1;
   } else if (c.mask == 3 || c.mask == 4) {
     const int64_t n = c.mask == 3 ? c.Lq * c.Lk : c.B * c.H * c.Lq;
     d.addmask.resize(size_t(n));
@@ -231,6 +255,11 @@ int main() {
     for (int64_t L : {3, 65, 200}) {
       go({2, 3, L, L + 7, 32, 48, mask, false, false, true, 1.0f, "mask"});
       go({2, 2, L, L, 64, 64, mask, true, true, false, 1.0f, "mask + causal + key lengths"});
+    }
+  for (int mask = 5; mask <= 6; ++mask)
+    for (int64_t L : {1, 65, 300}) {
+      go({4, 2, L, L, 64, 64, mask, false, false, true, 1.0f, "padding mask (whole blocks hidden)"});
+      go({4, 2, L, L + 70, 32, 16, mask, true, false, false, 1.0f, "padding mask + causal"});
     }
   for (int64_t Lq : {1, 17, 100, 300})
     for (int64_t Lk : {1, 17, 100, 300}) {
