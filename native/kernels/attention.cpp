@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cpu_features.h"
 #include "gemm.h"
 
 namespace na {
@@ -16,9 +17,11 @@ int64_t attention_query_block(int64_t Lq, int64_t Lk) {
   return std::max<int64_t>(1, std::min(rows, Lq));
 }
 
-int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool weights) {
-  if (weights) return 0;
-  return int64_t(threads) * attention_query_block(s.Lq, s.Lk) * std::max<int64_t>(s.Lk, 1);
+int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool) {
+  // The fused kernel's, with or without weights (it computes the output in both cases):
+  // per thread, O(block) tiles plus the packed keys of one head (O(Lk·Dk)).
+  if (s.Lk < 0 || s.Dk < 0 || s.Dv < 0 || checked_product({s.Lk, s.Dk}) < 0) return -1;
+  return checked_product({threads, kernels().flash.scratch_floats(s.Lk, s.Dk, s.Dv)});
 }
 
 Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
@@ -46,14 +49,78 @@ MaskRow mask_row(const MaskSpec& m, int64_t b, int64_t h, int64_t i) {
 
 }  // namespace
 
+void flash_reset_scratch(float* scratch) {
+  const int64_t none = -1;
+  std::memcpy(scratch, &none, sizeof none);
+}
+
+namespace {
+
+// Without weights: the fused kernel (flash_attention_body.inc), one task per (batch, head,
+// block of query rows), head-major so a thread's packed keys serve its next blocks. One task
+// runs on one thread from start to end, so results do not depend on the thread count.
+void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
+                 const HeadsOut& o, const AttentionParams& p, float* scratch) {
+  const FlashKernel& fk = kernels().flash;
+  const int64_t qb = fk.query_block;
+  const int64_t blocks = (s.Lq + qb - 1) / qb;
+  const int64_t tasks = s.B * s.H * blocks;
+  const int64_t per_thread = fk.scratch_floats(s.Lk, s.Dk, s.Dv);
+  const int threads = lease.threads();
+  for (int t = 0; t < threads; ++t) flash_reset_scratch(scratch + t * per_thread);
+  const int64_t esize = p.mask.kind == MaskKind::Bool ? 1 : int64_t(sizeof(float));
+
+  lease.parallel_for(tasks, [&](int64_t t, int tid) {
+    int64_t blk = t % blocks;
+    // Causal: later blocks see more keys; handing them out first evens out the threads' ends.
+    if (p.causal) blk = blocks - 1 - blk;
+    const int64_t h = (t / blocks) % s.H;
+    const int64_t b = t / (blocks * s.H);
+    FlashTask ft;
+    ft.i0 = blk * qb;
+    ft.rows = std::min(qb, s.Lq - ft.i0);
+    ft.q = q.data + b * q.batch_stride + h * q.head_stride + ft.i0 * q.row_stride;  // [rows, Dk]
+    ft.k = k.data + b * k.batch_stride + h * k.head_stride;                          // [Lk, Dk]
+    ft.v = v.data + b * v.batch_stride + h * v.head_stride;                          // [Lk, Dv]
+    ft.o = o.data + b * o.batch_stride + h * o.head_stride + ft.i0 * o.row_stride;  // [rows, Dv]
+    ft.ldq = q.row_stride;
+    ft.ldk = k.row_stride;
+    ft.ldv = v.row_stride;
+    ft.ldo = o.row_stride;
+    ft.Dk = s.Dk;
+    ft.Dv = s.Dv;
+    ft.keys = p.key_lengths ? std::clamp<int64_t>(p.key_lengths[b], 0, s.Lk) : s.Lk;
+    ft.causal = p.causal;
+    ft.causal_shift = s.Lk - s.Lq;  // bottom-right alignment
+    ft.scale = p.scale;
+    ft.mask_kind = p.mask.kind;
+    ft.mask = nullptr;
+    ft.mask_query_stride = p.mask.query_stride;
+    ft.mask_key_stride = p.mask.key_stride;
+    if (p.mask.kind != MaskKind::None) {
+      const int64_t off = b * p.mask.batch_stride + h * p.mask.head_stride + ft.i0 * p.mask.query_stride;
+      ft.mask = static_cast<const char*>(p.mask.data) + off * esize;
+    }
+    ft.head_tag = b * s.H + h;
+    fk.run(ft, scratch + tid * per_thread);
+  });
+}
+
+}  // namespace
+
 void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k,
                      const HeadsIn& v, const HeadsOut& o, const AttentionParams& p, float* scratch) {
+  // The output always comes from the fused kernel, so forward and forwardWithWeights give
+  // bit-identical outputs (as they did when both used OpenBLAS).
+  fused_heads(lease, s, q, k, v, o, p, scratch);
+  if (!p.weights) return;
+  // Exact probabilities into params.weights [B, H, Lq, Lk]: OpenBLAS Q·Kᵀ, softmax rows.
   const int64_t qb = attention_query_block(s.Lq, s.Lk);
   const int64_t blocks = (s.Lq + qb - 1) / qb;
   const int64_t tasks = s.B * s.H * blocks;
   const int64_t offset = s.Lk - s.Lq;  // causal diagonal offset (bottom-right alignment)
 
-  lease.parallel_for(tasks, [&](int64_t t, int tid) {
+  lease.parallel_for(tasks, [&](int64_t t, int) {
     const int64_t blk = t % blocks;
     const int64_t h = (t / blocks) % s.H;
     const int64_t b = t / (blocks * s.H);
@@ -65,22 +132,10 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
     if (p.key_lengths) cols = std::clamp<int64_t>(p.key_lengths[b], 0, s.Lk);
     if (p.causal) cols = std::clamp<int64_t>(i0 + rows + offset, 0, cols);
 
-    // Scores: straight into the caller's weights when asked for, else per-thread scratch.
-    float* S;
-    int64_t lds, width;
-    if (p.weights) {
-      S = p.weights + ((b * s.H + h) * s.Lq + i0) * s.Lk;
-      lds = width = s.Lk;
-    } else {
-      S = scratch + int64_t(tid) * qb * std::max<int64_t>(s.Lk, 1);
-      lds = std::max<int64_t>(cols, 1);
-      width = cols;
-    }
+    float* S = p.weights + ((b * s.H + h) * s.Lq + i0) * s.Lk;  // [rows, Lk]
+    const int64_t lds = s.Lk, width = s.Lk;
     const float* Qp = q.data + b * q.batch_stride + h * q.head_stride + i0 * q.row_stride;  // [rows, Dk], ld q.row_stride
-    const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;               // [cols, Dk], ld k.row_stride
-    const float* Vp = v.data + b * v.batch_stride + h * v.head_stride;               // [cols, Dv], ld v.row_stride
-    float* Op = o.data + b * o.batch_stride + h * o.head_stride + i0 * o.row_stride;        // [rows, Dv], ld o.row_stride
-
+    const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;                      // [cols, Dk], ld k.row_stride
     if (cols > 0) {
       if (s.Dk > 0) {
         // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
@@ -94,12 +149,6 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
       int64_t limit = cols;
       if (p.causal) limit = std::clamp<int64_t>(i + offset + 1, 0, cols);
       masked_softmax_row(S + r * lds, int(limit), int(width), mask_row(p.mask, b, h, i));
-    }
-    if (cols > 0 && s.Dv > 0) {
-      // O_blk[rows, Dv] = P[rows, cols] · V[:cols], written into the head's columns in place.
-      sgemm(false, rows, int(s.Dv), int(cols), 1.0f, S, int(lds), Vp, int(v.row_stride), 0.0f, Op, int(o.row_stride));
-    } else {
-      for (int r = 0; r < rows; ++r) std::memset(Op + r * o.row_stride, 0, sizeof(float) * s.Dv);
     }
   });
 }

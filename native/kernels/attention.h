@@ -46,18 +46,24 @@ struct AttentionParams {
   float* weights = nullptr;              // [B, H, Lq, Lk] probabilities out, or null
 };
 
-// Query rows per task: the block's scores (rows × Lk floats) stay near L2-sized.
+// Query rows per task of the path with weights (OpenBLAS Q·Kᵀ, softmax rows, P·V): the
+// block's scores (rows × Lk floats) stay near L2-sized.
 int64_t attention_query_block(int64_t Lq, int64_t Lk);
 
-// Floats of scratch attention_heads needs for `threads` threads (0 when the scores are
-// written straight into params.weights).
+// Floats of scratch attention_heads needs for `threads` threads: the fused kernel's
+// per-thread tiles and packed keys of one head, O(threads · (block + Lk·Dk)), with or
+// without weights (the weights themselves go straight into params.weights). -1 when that
+// overflows.
 int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool weights);
 
 // Checks the BLAS int limits of every product this shape implies.
 Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
                        const HeadsOut& o);
 
-// Runs in parallel over batch × head × query block on the lease's threads.
+// Runs in parallel over batch × head × query block on the lease's threads. The output
+// comes from the fused kernel (flash_attention.h; the instruction set is picked at run
+// time, see cpu_features.h). With params.weights, exact probabilities are also written there
+// (OpenBLAS Q·Kᵀ, then softmax rows); the output is the same bits as without weights.
 void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k,
                      const HeadsIn& v, const HeadsOut& o, const AttentionParams& p, float* scratch);
 

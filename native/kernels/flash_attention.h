@@ -1,0 +1,67 @@
+// Fused ("flash") attention for one task: a block of query rows of one (batch, head), with
+// keys and values streamed in blocks and an online softmax, so no score matrix larger than
+// one block × one key block ever exists. No BLAS call inside.
+//
+// This header is included by every instruction-set unit (flash_attention_{generic,avx2,
+// avx512}.cpp): it holds only plain structs and declarations, nothing inline or templated,
+// so no function compiled with one unit's flags can be picked by the linker for another.
+#pragma once
+#include <cstdint>
+
+#include "softmax.h"
+
+namespace na {
+
+// One task: rows [i0, i0 + rows) of head (b, h).
+//   Q: rows × Dk, row i at q + (i - i0)·ldq
+//   K: keys × Dk, key j at k + j·ldk   (packed per thread into panels, see below)
+//   V: keys × Dv, key j at v + j·ldv   (read in place)
+//   O: rows × Dv, row i at o + (i - i0)·ldo   (may be the merged-heads matrix [B, L, H·Dv])
+// Mask element (i, j) at mask + (i - i0)·mask_query_stride + j·mask_key_stride (elements of
+// the kind's type; stride 0 broadcasts).
+struct FlashTask {
+  const float* q;
+  const float* k;
+  const float* v;
+  float* o;
+  int64_t ldq, ldk, ldv, ldo;
+  int64_t Dk, Dv;
+  int64_t i0, rows;
+  int64_t keys;          // keys that exist for this batch (Lk, or its key length): [0, keys)
+  int64_t causal_shift;  // causal: query i sees keys j <= i + causal_shift; else ignored
+  bool causal;
+  float scale;
+  MaskKind mask_kind;
+  const void* mask;  // element (i0, 0) of this head's mask, or null
+  int64_t mask_query_stride, mask_key_stride;
+  // Identifies (call, b, h): the thread keeps its packed keys while this stays the same.
+  int64_t head_tag;
+};
+
+// One instruction set's fused kernel.
+struct FlashKernel {
+  int64_t query_block;  // rows per task
+  // Floats of per-thread scratch for keys [0, Lk) of Dk/Dv-sized heads (a multiple of 16).
+  int64_t (*scratch_floats)(int64_t Lk, int64_t Dk, int64_t Dv);
+  // Runs one task. `scratch` is this thread's 64-byte aligned region of scratch_floats();
+  // its first 16 floats are a header that must be reset (reset_scratch) once per call.
+  void (*run)(const FlashTask& t, float* scratch);
+};
+
+// Marks a thread's scratch as holding no packed keys (call before each attention call).
+void flash_reset_scratch(float* scratch);
+
+namespace generic {
+FlashKernel flash_kernel();
+void softmax_row(float* s, int limit, int width, const MaskRow& mask);
+}  // namespace generic
+namespace avx2 {
+FlashKernel flash_kernel();
+void softmax_row(float* s, int limit, int width, const MaskRow& mask);
+}  // namespace avx2
+namespace avx512 {
+FlashKernel flash_kernel();
+void softmax_row(float* s, int limit, int width, const MaskRow& mask);
+}  // namespace avx512
+
+}  // namespace na

@@ -1,0 +1,165 @@
+// AVX-512F path of the fused attention kernel and the softmax row. Compiled with
+// -mavx512f (CMakeLists.txt, x86 only) and called only when the CPU and the OS support it
+// (cpu_features.cpp). Micro-tiles of 12 rows × 32 columns: 24 accumulators, 2 loads and a
+// broadcast in 32 zmm registers (MLAS's AVX-512F kernel shape).
+#if defined(__x86_64__) || defined(_M_X64)
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "flash_attention.h"
+
+namespace na {
+namespace avx512 {
+namespace {
+
+constexpr int kVecBytes = 64;  // one vector register
+constexpr int kMR = 12;
+constexpr int kNR = 32;
+// Query rows per task and keys per block; overridable for tuning experiments only
+// (-DNA_AVX512_BR=.. -DNA_AVX512_BC=..; BR a multiple of kMR, BC of kNR).
+#ifndef NA_AVX512_BR
+#define NA_AVX512_BR 48
+#endif
+#ifndef NA_AVX512_BC
+#define NA_AVX512_BC 64
+#endif
+constexpr int kBr = NA_AVX512_BR;
+constexpr int kBc = NA_AVX512_BC;
+static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
+
+// S[M][panels·32] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·32, [Dk][32]).
+template <int M>
+void qk_tile(const float* qs, int64_t Dk, const float* kp, int64_t panels, float* s, int64_t lds) {
+  for (int64_t p = 0; p < panels; ++p) {
+    const float* b = kp + p * Dk * kNR;
+    __m512 acc[M][2];
+    for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int64_t d = 0; d < Dk; ++d) {
+      const __m512 b0 = _mm512_load_ps(b + d * kNR), b1 = _mm512_load_ps(b + d * kNR + 16);
+      for (int r = 0; r < M; ++r) {
+        const __m512 a = _mm512_set1_ps(qs[r * Dk + d]);
+        acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+    for (int r = 0; r < M; ++r) {
+      _mm512_store_ps(s + r * lds + p * kNR, acc[r][0]);
+      _mm512_store_ps(s + r * lds + p * kNR + 16, acc[r][1]);
+    }
+  }
+}
+
+void qk_block(const float* qs, int64_t Dk, int mr, const float* kp, int64_t panels, float* s, int64_t lds) {
+  switch (mr) {
+    case 12: qk_tile<12>(qs, Dk, kp, panels, s, lds); break;
+    case 11: qk_tile<11>(qs, Dk, kp, panels, s, lds); break;
+    case 10: qk_tile<10>(qs, Dk, kp, panels, s, lds); break;
+    case 9: qk_tile<9>(qs, Dk, kp, panels, s, lds); break;
+    case 8: qk_tile<8>(qs, Dk, kp, panels, s, lds); break;
+    case 7: qk_tile<7>(qs, Dk, kp, panels, s, lds); break;
+    case 6: qk_tile<6>(qs, Dk, kp, panels, s, lds); break;
+    case 5: qk_tile<5>(qs, Dk, kp, panels, s, lds); break;
+    case 4: qk_tile<4>(qs, Dk, kp, panels, s, lds); break;
+    case 3: qk_tile<3>(qs, Dk, kp, panels, s, lds); break;
+    case 2: qk_tile<2>(qs, Dk, kp, panels, s, lds); break;
+    default: qk_tile<1>(qs, Dk, kp, panels, s, lds); break;
+  }
+}
+
+__mmask16 first_lanes(int64_t cols) {
+  return cols >= 16 ? __mmask16(0xFFFF) : cols <= 0 ? __mmask16(0) : __mmask16((1u << cols) - 1);
+}
+
+// O[M][c0 : c0+32] += P[M][n] · V[n][c0 : c0+32]; only `cols` V columns are read
+// (O rows are padded to 16 floats, so O is accessed in whole vectors where cols > 16).
+template <int M>
+void pv_tile(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t cols, float* o, int64_t ldo) {
+  const __mmask16 m0 = first_lanes(cols), m1 = first_lanes(cols - 16);
+  __m512 acc[M][2];
+  for (int r = 0; r < M; ++r) {
+    acc[r][0] = _mm512_load_ps(o + r * ldo);
+    acc[r][1] = _mm512_maskz_load_ps(m1, o + r * ldo + 16);
+  }
+  if (cols >= 32) {
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 b0 = _mm512_loadu_ps(v + j * ldv), b1 = _mm512_loadu_ps(v + j * ldv + 16);
+      for (int r = 0; r < M; ++r) {
+        const __m512 a = _mm512_set1_ps(p[r * ldp + j]);
+        acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, v + j * ldv), b1 = _mm512_maskz_loadu_ps(m1, v + j * ldv + 16);
+      for (int r = 0; r < M; ++r) {
+        const __m512 a = _mm512_set1_ps(p[r * ldp + j]);
+        acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+        acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      }
+    }
+  }
+  for (int r = 0; r < M; ++r) {
+    _mm512_store_ps(o + r * ldo, acc[r][0]);
+    _mm512_mask_store_ps(o + r * ldo + 16, m1, acc[r][1]);
+  }
+}
+
+template <int M>
+void pv_cols(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
+  for (int64_t c0 = 0; c0 < Dv; c0 += 32) pv_tile<M>(p, ldp, n, v + c0, ldv, Dv - c0, o + c0, ldo);
+}
+
+void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
+              int64_t ldo) {
+  switch (mr) {
+    case 12: pv_cols<12>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 11: pv_cols<11>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 10: pv_cols<10>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 9: pv_cols<9>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 8: pv_cols<8>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 7: pv_cols<7>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 6: pv_cols<6>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 5: pv_cols<5>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 4: pv_cols<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 3: pv_cols<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 2: pv_cols<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    default: pv_cols<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+  }
+}
+
+// exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick, whose
+// low mantissa bits then hold n + 127: shifted into the exponent field they are 2^n), ln2
+// split in two constants, exp(r) by Cephes' degree-7 polynomial in Horner form (<= 2 ulp).
+// Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
+// arithmetic (the hardware's float-to-int is never used, so no clamp is needed).
+inline __attribute__((always_inline)) __m512 exp_native(__m512 x) {
+  const __m512 magic = _mm512_set1_ps(12583039.0f);  // 1.5·2^23 + 127
+  const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic);
+  const __m512 n = _mm512_sub_ps(t, magic);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512 scale = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(__mmask16(0xFFFF), _mm512_castps_si512(t), 23));
+  // (maskz_slli: the plain slli trips a GCC 12 -Wmaybe-uninitialized false positive)
+  const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
+  return _mm512_maskz_mul_ps(_knot_mask16(under), p, scale);
+}
+
+}  // namespace
+}  // namespace avx512
+}  // namespace na
+
+#define NA_FLASH_NATIVE_EXP 1
+#define NA_FLASH_ISA avx512
+#include "flash_attention_body.inc"
+#endif

@@ -1,0 +1,121 @@
+// Portable path of the fused attention kernel and the softmax row: C++ with GCC/Clang vector
+// extensions of 16 bytes, which every architecture these compilers target builds (SSE2 on
+// x86-64, NEON on arm64). The block loop and softmax are in flash_attention_body.inc.
+#include <cstddef>
+#include <cstdint>
+
+#include "flash_attention.h"
+
+namespace na {
+namespace generic {
+namespace {
+
+constexpr int kVecBytes = 16;  // one vector register (SSE2, NEON)
+constexpr int kMR = 4;    // rows of a micro-tile
+constexpr int kNR = 8;    // keys of a panel (two registers)
+// Query rows per task and keys per block; overridable for tuning experiments only
+// (-DNA_GENERIC_BR=.. -DNA_GENERIC_BC=..; BR a multiple of kMR, BC of kNR).
+#ifndef NA_GENERIC_BR
+#define NA_GENERIC_BR 48
+#endif
+#ifndef NA_GENERIC_BC
+#define NA_GENERIC_BC 64
+#endif
+constexpr int kBr = NA_GENERIC_BR;
+constexpr int kBc = NA_GENERIC_BC;
+static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
+
+// Four floats: GCC/Clang vector extensions, lowered to SSE2 on x86-64, NEON on arm64 (and to
+// scalar code where there is no SIMD). 4 × 2 accumulators + 2 operands fit 16 registers.
+typedef float v4f __attribute__((vector_size(16)));
+
+inline __attribute__((always_inline)) v4f load4(const float* p) {
+  v4f v;
+  __builtin_memcpy(&v, p, sizeof v);
+  return v;
+}
+inline __attribute__((always_inline)) void store4(float* p, v4f v) { __builtin_memcpy(p, &v, sizeof v); }
+
+// S[M][panels·8] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·8, [Dk][8]).
+template <int M>
+void qk_tile(const float* qs, int64_t Dk, const float* kp, int64_t panels, float* s, int64_t lds) {
+  for (int64_t p = 0; p < panels; ++p) {
+    const float* b = kp + p * Dk * kNR;
+    v4f acc[M][2];
+    for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = v4f{};
+    for (int64_t d = 0; d < Dk; ++d) {
+      const v4f b0 = load4(b + d * kNR), b1 = load4(b + d * kNR + 4);
+      for (int r = 0; r < M; ++r) {
+        const float a = qs[r * Dk + d];
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+    }
+    for (int r = 0; r < M; ++r) {
+      store4(s + r * lds + p * kNR, acc[r][0]);
+      store4(s + r * lds + p * kNR + 4, acc[r][1]);
+    }
+  }
+}
+
+void qk_block(const float* qs, int64_t Dk, int mr, const float* kp, int64_t panels, float* s, int64_t lds) {
+  switch (mr) {
+    case 4: qk_tile<4>(qs, Dk, kp, panels, s, lds); break;
+    case 3: qk_tile<3>(qs, Dk, kp, panels, s, lds); break;
+    case 2: qk_tile<2>(qs, Dk, kp, panels, s, lds); break;
+    default: qk_tile<1>(qs, Dk, kp, panels, s, lds); break;
+  }
+}
+
+// O[M][Dv] (ld ldo) += P[M][n] (ld ldp) · V[n][Dv] (ld ldv): 8 columns at a time in
+// registers, the last Dv % 8 columns by a plain loop (V is never read past Dv).
+template <int M>
+void pv_rows(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
+  int64_t c0 = 0;
+  for (; c0 + 8 <= Dv; c0 += 8) {
+    v4f acc[M][2];
+    for (int r = 0; r < M; ++r) {
+      acc[r][0] = load4(o + r * ldo + c0);
+      acc[r][1] = load4(o + r * ldo + c0 + 4);
+    }
+    for (int64_t j = 0; j < n; ++j) {
+      const v4f b0 = load4(v + j * ldv + c0), b1 = load4(v + j * ldv + c0 + 4);
+      for (int r = 0; r < M; ++r) {
+        const float a = p[r * ldp + j];
+        acc[r][0] += a * b0;
+        acc[r][1] += a * b1;
+      }
+    }
+    for (int r = 0; r < M; ++r) {
+      store4(o + r * ldo + c0, acc[r][0]);
+      store4(o + r * ldo + c0 + 4, acc[r][1]);
+    }
+  }
+  if (c0 < Dv) {
+    for (int r = 0; r < M; ++r) {
+      float* orow = o + r * ldo;
+      for (int64_t j = 0; j < n; ++j) {
+        const float a = p[r * ldp + j];
+        const float* vrow = v + j * ldv;
+        for (int64_t c = c0; c < Dv; ++c) orow[c] += a * vrow[c];
+      }
+    }
+  }
+}
+
+void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
+              int64_t ldo) {
+  switch (mr) {
+    case 4: pv_rows<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 3: pv_rows<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    case 2: pv_rows<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+    default: pv_rows<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
+  }
+}
+
+}  // namespace
+}  // namespace generic
+}  // namespace na
+
+#define NA_FLASH_ISA generic
+#include "flash_attention_body.inc"
