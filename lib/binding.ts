@@ -162,5 +162,6 @@ export const native = {
   setNumThreads: rawBinding.setNumThreads,
   getNumThreads: rawBinding.getNumThreads,
   blasInfo: rawBinding.blasInfo,
+  cpuInfo: rawBinding.cpuInfo,
   limits: rawBinding.limits,
 };

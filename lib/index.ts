@@ -15,5 +15,6 @@ export type { AttentionOptions } from './attention-options';
 export { tensor } from './tensor';
 export type { MaskTensor, Tensor } from './tensor';
 export { matmul } from './matmul';
-export { blasInfo, getNumThreads, setNumThreads } from './threads';
+export { blasInfo, cpuInfo, getNumThreads, setNumThreads } from './threads';
+export type { CpuInfo } from '../binding';
 export * from './interop/index';

@@ -1,5 +1,6 @@
 // The process-wide compute pool: every call, sync or async and from any worker thread,
 // shares its slots, so concurrent calls split the cores instead of oversubscribing them.
+import type { CpuInfo } from '../binding';
 import { native } from './binding';
 import { describe, rangeError, typeError } from './errors';
 import { MAX_THREADS } from './limits';
@@ -19,4 +20,13 @@ export function getNumThreads(): number {
 /** The linked OpenBLAS: its build configuration and the kernel family it chose for this CPU. */
 export function blasInfo(): { config: string; coreName: string; cores: number } {
   return native.blasInfo();
+}
+
+/**
+ * The instruction set the attention kernels use on this CPU ('avx512', 'avx2' or
+ * 'generic'), chosen once by CPU features; NATIVE_ATTENTION_ISA=avx512|avx2|generic at
+ * start-up forces one (a path the CPU lacks falls back to the widest it has).
+ */
+export function cpuInfo(): CpuInfo {
+  return native.cpuInfo();
 }

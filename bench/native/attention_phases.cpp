@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   AttentionParams p;
   p.scale = 1.0f / std::sqrt(float(D));
   p.causal = causal;
-  Lease lease = ComputePool::instance().acquire(1);
+  Lease lease = ComputePool::instance().lease(1);
   Workspace ws = WorkspacePool::instance().acquire(size_t(attention_scratch_floats(s, 1, false)));
   const int64_t qb = attention_query_block(L, L);
   std::vector<float> S(size_t(qb * L));

@@ -6,6 +6,7 @@
 
 #include "args.h"
 #include "compute_pool.h"
+#include "cpu_features.h"
 #include "entry_points.h"
 #include "gemm.h"
 #include "fault_injection.h"
@@ -27,6 +28,24 @@ Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
   if (!(n >= 1 && n <= kMaxThreads && n == double(int(n)))) throw_range(env, expected);
   ComputePool::instance().set_num_threads(int(n));
   return env.Undefined();
+}
+
+// cpuInfo(): the instruction set our kernels use, and what the CPU and this build offer.
+Napi::Value cpu_info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const CpuFeatures& f = cpu_features();
+  const KernelTable& k = kernels();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("isa", Napi::String::New(env, k.name));
+  o.Set("requested", Napi::String::New(env, k.requested));
+  Napi::Array available = Napi::Array::New(env);
+  uint32_t n = 0;
+  available.Set(n++, Napi::String::New(env, "generic"));
+  if (f.avx2 && f.built_avx2) available.Set(n++, Napi::String::New(env, "avx2"));
+  if (f.avx512f && f.built_avx512) available.Set(n++, Napi::String::New(env, "avx512"));
+  o.Set("available", available);
+  o.Set("arch", Napi::String::New(env, f.x86 ? "x86-64" : "other"));
+  return o;
 }
 
 // Each entry point's argument names, in call order (arg_tables.h): lib/binding.ts packs
@@ -104,6 +123,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New<set_num_threads>(env, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New<get_num_threads>(env, "getNumThreads"));
   exports.Set("blasInfo", Napi::Function::New<blas_info>(env, "blasInfo"));
+  exports.Set("cpuInfo", Napi::Function::New<cpu_info>(env, "cpuInfo"));
   exports.Set("limits", limits(env));
   exports.Set("argNames", arg_names_object(env));
   const char* faults = std::getenv("NATIVE_ATTENTION_FAULT_INJECTION");

@@ -129,8 +129,7 @@ bool ComputePool::start_workers_locked(int wanted) {
   return true;
 }
 
-Lease ComputePool::lease_for(int64_t macs) {
-  const int want = threads_for(macs);
+Lease ComputePool::lease(int want) {
   if (want <= 1) return inline_lease();
   std::lock_guard<std::mutex> lock(mu_);
   const int helpers = std::min(want - 1, free_slots_);

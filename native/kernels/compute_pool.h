@@ -92,7 +92,9 @@ class ComputePool {
 
   // The lease for a synchronous call: the caller's thread plus free helper slots up to
   // threads_for(macs). Never blocks.
-  Lease lease_for(int64_t macs);
+  Lease lease_for(int64_t macs) { return lease(threads_for(macs)); }
+  // The same for a given thread count (tests and benchmarks that pin it).
+  Lease lease(int threads);
 
   // Queues an asynchronous call; it runs once a slot is free, in submission order.
   // Throws std::system_error when no pool thread can be started at all.

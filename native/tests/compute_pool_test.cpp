@@ -57,7 +57,7 @@ int main() {
     std::vector<std::atomic<int>> busy(4);
     std::atomic<bool> overlap{false}, bad_tid{false};
     {
-      na::Lease lease = pool.lease_for(kLarge);
+      na::Lease lease = pool.lease(4);
       CHECK(lease.threads() == 4, "an idle pool gives a large call all 4 threads, got %d", lease.threads());
       lease.parallel_for(n, [&](int64_t t, int tid) {
         if (tid < 0 || tid >= lease.threads()) { bad_tid = true; return; }
@@ -79,7 +79,7 @@ int main() {
   for (int c = 0; c < 6; ++c)
     callers.emplace_back([&] {
       for (int r = 0; r < 50; ++r) {
-        na::Lease lease = pool.lease_for(kLarge);
+        na::Lease lease = pool.lease(4);
         lease.parallel_for(1000, [&](int64_t, int) { total.fetch_add(1); });
       }
     });
@@ -127,7 +127,7 @@ int main() {
     CHECK(pool.queued_jobs() == 1, "expected 1 queued job, got %lld", (long long)pool.queued_jobs());
     const auto t0 = std::chrono::steady_clock::now();
     {
-      na::Lease lease = pool.lease_for(kLarge);
+      na::Lease lease = pool.lease(4);
       CHECK(lease.threads() == 1, "a sync lease while async jobs hold every slot: %d threads", lease.threads());
     }
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

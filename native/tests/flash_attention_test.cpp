@@ -171,7 +171,7 @@ static std::vector<float> run(const Case& c, const Data& d, int threads) {
   std::vector<float> out(size_t(d.o_size), kNaN);  // poisoned: an unwritten cell shows
   const HeadsOut ho{out.data(), d.ob, d.oh, d.orow};
   CHECK(attention_check(shape, d.hq, d.hk, d.hv, ho) == Status::Ok, "%s: check", c.what);
-  Lease lease = ComputePool::instance().acquire(threads);
+  Lease lease = ComputePool::instance().lease(threads);
   const int64_t f = attention_scratch_floats(shape, lease.threads(), false);
   Workspace ws = WorkspacePool::instance().acquire(size_t(f));
   // Poison the scratch too: the kernel must not depend on what a previous call left.
