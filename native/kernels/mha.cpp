@@ -121,19 +121,21 @@ struct MhaPlan {
   }
 };
 
-MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in) {
+MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in, bool weights) {
   const MhaDims& d = w.dims();
   const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
   MhaPlan p;
   p.shape = {in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
   p.sequence_lengths = in.sequence_lengths;
   p.sequences = in.sequences;
-  // Long sequences: project in row chunks and scatter each chunk's heads into head-major
-  // buffers. Q·Kᵀ and P·V then read each head's keys and values as one contiguous block;
-  // read in place as column slices of a [L, H·D] matrix (12 KiB apart per row at E=1024)
-  // the same products were measured 12-15% slower (S3: 262 vs 232 ms of attention per
-  // thread), far more than the copy costs (about 1% of it).
-  p.head_major = in.Lk >= 512;
+  // Long sequences, when the attention probabilities are asked for: project in row chunks
+  // and scatter each chunk's heads into head-major buffers, so that the OpenBLAS Q·Kᵀ and
+  // P·V of that path read each head's keys and values as one contiguous block (read in
+  // place as column slices 12 KiB apart per row, they were measured 12-15% slower on S3).
+  // The fused kernel packs each head's keys itself and streams values row by row: for it
+  // the copy no longer pays (S3 without it: 1.006x the time at 1 thread, 0.96x at 2, and
+  // 8.6 MB less peak memory; bench/NOTES.md).
+  p.head_major = weights && in.Lk >= 512;
 
   // Which inputs are the same tensor decides how many projection GEMMs there are: one
   // against [wq | wk | wv] for self-attention, one against [wk | wv] when key and value
@@ -249,8 +251,8 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   }
   if (rows_q > kBlasIntMax || rows_k > kBlasIntMax) return Status::TooLarge;
 
-  MhaPlan plan = plan_forward(w, in);
   const bool weights = params.weights != nullptr;
+  MhaPlan plan = plan_forward(w, in, weights);
   Carver measure;
   carve(plan, lease.threads(), weights, measure);
   if (!measure.ok()) return Status::TooLarge;
