@@ -61,28 +61,38 @@ let fb;
 let gemm = null;
 
 if (kase === 'sdpa') {
-  const B = Number(opt('B', 1)), H = Number(opt('H', 16)), L = Number(opt('L', 2048)), Lk = Number(opt('Lk', L));
+  const B = Number(opt('B', 1)),
+    H = Number(opt('H', 16)),
+    L = Number(opt('L', 2048)),
+    Lk = Number(opt('Lk', L));
   const D = Number(opt('D', 64));
-  const q = rand(B * H * L * D), k = rand(B * H * Lk * D), v = rand(B * H * Lk * D);
-  const oa = new Float32Array(B * H * L * D), ob = new Float32Array(B * H * L * D);
+  const q = rand(B * H * L * D),
+    k = rand(B * H * Lk * D),
+    v = rand(B * H * Lk * D);
+  const oa = new Float32Array(B * H * L * D),
+    ob = new Float32Array(B * H * L * D);
   let mask = null;
   let ms = [0, 0, 0, 0];
   if (maskKind === 'bool') {
     mask = new Uint8Array(B * Lk).map((_, i) => (i % 7 === 3 ? 0 : 1));
     ms = [Lk, 0, 0, 1];
   }
-  const call = (m, o) => m.scaledDotProductAttention(q, k, v, B, H, L, Lk, D, D, 1 / Math.sqrt(D), mask, ...ms, causal, null, o, null, false);
+  const call = (m, o) =>
+    m.scaledDotProductAttention(q, k, v, B, H, L, Lk, D, D, 1 / Math.sqrt(D), mask, ...ms, causal, null, o, null, false);
   fa = () => call(A, oa);
   fb = () => call(Bm, ob);
   flops = 4 * B * H * L * Lk * D * (causal ? 0.5 : 1);
   label = `sdpa B=${B} H=${H} Lq=${L} Lk=${Lk} D=${D}${causal ? ' causal' : ''}${mask ? ' bool mask' : ''}`;
   const n = 1024;
-  const ga = rand(n * n), gb = rand(n * n), gc = new Float32Array(n * n);
+  const ga = rand(n * n),
+    gb = rand(n * n),
+    gc = new Float32Array(n * n);
   gemm = () => Bm.matmul(ga, gb, gc, n, n, n);
   gemm.flops = 2 * n * n * n;
   fa();
   fb();
-  let worst = 0, big = 0;
+  let worst = 0,
+    big = 0;
   for (let i = 0; i < oa.length; i++) {
     worst = Math.max(worst, Math.abs(oa[i] - ob[i]));
     big = Math.max(big, Math.abs(oa[i]));
@@ -91,7 +101,9 @@ if (kase === 'sdpa') {
 } else {
   const name = opt('shape', 'S3');
   const s = SHAPES[name];
-  const E = s.E, H = s.H, Dh = E / H;
+  const E = s.E,
+    H = s.H,
+    Dh = E / H;
   const make = (m) => {
     const layer = new m.AttentionLayer(E, H, Dh, Dh, E, E, E, true, 1 / Math.sqrt(Dh));
     const sizes = [E * E, E, E * E, E, E * E, E, E * E, E];
@@ -101,10 +113,12 @@ if (kase === 'sdpa') {
     });
     return layer;
   };
-  const la = make(A), lb = make(Bm);
+  const la = make(A),
+    lb = make(Bm);
   const x = rand(s.B * s.Lq * E);
   const mem = s.cross ? rand(s.B * s.Lk * E) : x;
-  const oa = new Float32Array(s.B * s.Lq * E), ob = new Float32Array(s.B * s.Lq * E);
+  const oa = new Float32Array(s.B * s.Lq * E),
+    ob = new Float32Array(s.B * s.Lq * E);
   const call = (layer, o) => layer.forward(x, mem, mem, s.B, s.Lq, s.Lk, null, 0, 0, 0, 0, causal, null, o, null, false);
   fa = () => call(la, oa);
   fb = () => call(lb, ob);
@@ -123,9 +137,10 @@ for (let r = 0; r < reps; r++) {
     runs.a.push(time(fa));
     runs.b.push(time(fb));
   }
-  if (gemm && !flag("no-gemm")) runs.gemm.push(time(gemm));
+  if (gemm && !flag('no-gemm')) runs.gemm.push(time(gemm));
 }
-const ma = median(runs.a), mb = median(runs.b);
+const ma = median(runs.a),
+  mb = median(runs.b);
 const gf = (ms) => (flops / ms / 1e6).toFixed(1);
 console.log(`${label}, ${threads} thread(s), ${reps} reps, isa(B)=${process.env.NATIVE_ATTENTION_ISA ?? 'default'}`);
 console.log(`  A: median ${ma.toFixed(2)} ms (${gf(ma)} GFLOP/s)`);
@@ -135,5 +150,7 @@ if (gemm && runs.gemm.length) {
   const mg = median(runs.gemm);
   const g = gemm.flops / mg / 1e6;
   console.log(`  sgemm 1024³ (B's matmul): ${mg.toFixed(2)} ms = ${g.toFixed(1)} GFLOP/s (x${threads} thr)`);
-  console.log(`  A at ${((flops / ma / 1e6 / g) * 100).toFixed(0)}% of sgemm, B at ${((flops / mb / 1e6 / g) * 100).toFixed(0)}%`);
+  console.log(
+    `  A at ${((flops / ma / 1e6 / g) * 100).toFixed(0)}% of sgemm, B at ${((flops / mb / 1e6 / g) * 100).toFixed(0)}%`,
+  );
 }

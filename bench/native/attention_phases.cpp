@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
         const int rows = int(std::min(qb, L - i0));
         const int cols = int(causal ? std::min<int64_t>(L, i0 + rows) : L);
         auto t1 = Clock::now();
-        sgemm(true, rows, cols, int(D), p.scale, q.data() + (h * L + i0) * D, int(D), k.data() + h * L * D, int(D), 0.0f,
-              S.data(), cols);
+        sgemm(true, rows, cols, int(D), p.scale, q.data() + (h * L + i0) * D, int(D), k.data() + h * L * D, int(D),
+              0.0f, S.data(), cols);
         qk += ms_since(t1);
         t1 = Clock::now();
         for (int r2 = 0; r2 < rows; ++r2)
@@ -142,11 +142,14 @@ int main(int argc, char** argv) {
   const double g = 2.0 * n * n * n / median(t_gemm) / 1e6;
   const double half = 2.0 * H * L * L * D * (causal ? 0.5 : 1.0);  // flops of one of the two products
   auto line = [&](const char* what, double ms, double flops) {
-    if (flops > 0) std::printf("%-22s %9.2f ms  %6.1f GFLOP/s  %5.1f%% of sgemm\n", what, ms, flops / ms / 1e6, 100.0 * flops / ms / 1e6 / g);
-    else std::printf("%-22s %9.2f ms\n", what, ms);
+    if (flops > 0)
+      std::printf("%-22s %9.2f ms  %6.1f GFLOP/s  %5.1f%% of sgemm\n", what, ms, flops / ms / 1e6,
+                  100.0 * flops / ms / 1e6 / g);
+    else
+      std::printf("%-22s %9.2f ms\n", what, ms);
   };
-  std::printf("L=%lld D=%lld H=%lld%s, 1 thread, median of %d; fused isa: %s; OpenBLAS: %s\n", (long long)L, (long long)D,
-              (long long)H, causal ? " causal" : "", reps, active_isa_name(), blas_core_name());
+  std::printf("L=%lld D=%lld H=%lld%s, 1 thread, median of %d; fused isa: %s; OpenBLAS: %s\n", (long long)L,
+              (long long)D, (long long)H, causal ? " causal" : "", reps, active_isa_name(), blas_core_name());
   char ceiling[32];
   std::snprintf(ceiling, sizeof ceiling, "sgemm %d^3", n);
   line(ceiling, median(t_gemm), 2.0 * n * n * n);

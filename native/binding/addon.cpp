@@ -8,8 +8,8 @@
 #include "compute_pool.h"
 #include "cpu_features.h"
 #include "entry_points.h"
-#include "gemm.h"
 #include "fault_injection.h"
+#include "gemm.h"
 #include "mha.h"
 
 #include <cstdlib>
@@ -116,7 +116,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   static const bool blas_ready = (blas_init(), true);  // once per process, not per environment
   (void)blas_ready;
   exports.Set("MultiHeadAttention", define_multi_head_attention(env));
-  exports.Set("scaledDotProductAttention", Napi::Function::New<scaled_dot_product_attention>(env, "scaledDotProductAttention"));
+  exports.Set("scaledDotProductAttention",
+              Napi::Function::New<scaled_dot_product_attention>(env, "scaledDotProductAttention"));
   exports.Set("scaledDotProductAttentionAsync",
               Napi::Function::New<scaled_dot_product_attention_async>(env, "scaledDotProductAttentionAsync"));
   exports.Set("matmul", Napi::Function::New<matmul>(env, "matmul"));

@@ -14,13 +14,11 @@
 namespace na::binding {
 
 #define NA_ATTENTION_ARGS(X) X(mask) X(maskStrides) X(causal) X(keyLengths) X(out) X(weightsOut)
-#define NA_LAYER_ARGS(X) \
-  X(embedDim) X(numHeads) X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale)
+#define NA_LAYER_ARGS(X) X(embedDim) X(numHeads) X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale)
 #define NA_FORWARD_ARGS(X) \
   X(query) X(key) X(value) X(batch) X(queryLength) X(keyLength) X(sequenceLengths) NA_ATTENTION_ARGS(X)
-#define NA_SDPA_ARGS(X)                                                                                         \
-  X(q) X(k) X(v) X(batch) X(heads) X(queryLength) X(keyLength) X(keyDim) X(valueDim) X(scale) \
-  NA_ATTENTION_ARGS(X)
+#define NA_SDPA_ARGS(X) \
+  X(q) X(k) X(v) X(batch) X(heads) X(queryLength) X(keyLength) X(keyDim) X(valueDim) X(scale) NA_ATTENTION_ARGS(X)
 #define NA_MATMUL_ARGS(X) X(a) X(b) X(out) X(M) X(N) X(K)
 #define NA_SET_WEIGHT_ARGS(X) X(name) X(data)
 #define NA_GET_WEIGHT_ARGS(X) X(name) X(out)
@@ -29,12 +27,12 @@ namespace na::binding {
 // arg_names(Enum{}) so that shared readers can be templates over the enum.
 #define NA_ARG_ENUM(n) n,
 #define NA_ARG_NAME(n) #n,
-#define NA_ARG_TABLE(Enum, LIST, js)                                     \
-  enum class Enum : size_t { LIST(NA_ARG_ENUM) kCount };                  \
-  inline const char* const* arg_names(Enum) {                             \
-    static const char* const names[] = {LIST(NA_ARG_NAME)};               \
-    return names;                                                         \
-  }                                                                       \
+#define NA_ARG_TABLE(Enum, LIST, js)                        \
+  enum class Enum : size_t { LIST(NA_ARG_ENUM) kCount };    \
+  inline const char* const* arg_names(Enum) {               \
+    static const char* const names[] = {LIST(NA_ARG_NAME)}; \
+    return names;                                           \
+  }                                                         \
   inline const char* entry_name(Enum) { return js; }
 
 NA_ARG_TABLE(LayerArg, NA_LAYER_ARGS, "layer")

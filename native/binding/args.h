@@ -28,14 +28,34 @@ struct ArrayArg {
   int64_t bytes() const { return length * int64_t(sizeof(T)); }
 };
 
-template <typename T> constexpr napi_typedarray_type typed_array_kind();
-template <> constexpr napi_typedarray_type typed_array_kind<float>() { return napi_float32_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<uint8_t>() { return napi_uint8_array; }
-template <> constexpr napi_typedarray_type typed_array_kind<int32_t>() { return napi_int32_array; }
-template <typename T> constexpr const char* typed_array_name();
-template <> constexpr const char* typed_array_name<float>() { return "a Float32Array"; }
-template <> constexpr const char* typed_array_name<uint8_t>() { return "a Uint8Array"; }
-template <> constexpr const char* typed_array_name<int32_t>() { return "an Int32Array"; }
+template <typename T>
+constexpr napi_typedarray_type typed_array_kind();
+template <>
+constexpr napi_typedarray_type typed_array_kind<float>() {
+  return napi_float32_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<uint8_t>() {
+  return napi_uint8_array;
+}
+template <>
+constexpr napi_typedarray_type typed_array_kind<int32_t>() {
+  return napi_int32_array;
+}
+template <typename T>
+constexpr const char* typed_array_name();
+template <>
+constexpr const char* typed_array_name<float>() {
+  return "a Float32Array";
+}
+template <>
+constexpr const char* typed_array_name<uint8_t>() {
+  return "a Uint8Array";
+}
+template <>
+constexpr const char* typed_array_name<int32_t>() {
+  return "an Int32Array";
+}
 
 // The largest dimension product the binding accepts for any one array: beyond this, a
 // request is refused before any memory is allocated or touched. Exported to lib/ as
@@ -104,7 +124,8 @@ class Args {
     void* data = nullptr;
     napi_value buffer;
     size_t byte_offset = 0;
-    if (!v.IsTypedArray() || napi_get_typedarray_info(env_, v, &kind, &length, &data, &buffer, &byte_offset) != napi_ok ||
+    if (!v.IsTypedArray() ||
+        napi_get_typedarray_info(env_, v, &kind, &length, &data, &buffer, &byte_offset) != napi_ok ||
         kind != typed_array_kind<T>())
       type_error(key, std::string("expected ") + typed_array_name<T>());
     bool detached = false;
@@ -153,7 +174,8 @@ inline void require_disjoint(Napi::Env env, const Region& out, std::initializer_
     if (!in.data || in.bytes <= 0) continue;
     const auto a = reinterpret_cast<uintptr_t>(in.data), b = a + uintptr_t(in.bytes);
     if (lo < b && a < hi)
-      throw_range(env, std::string(out.name) + ": expected memory not shared with " + in.name + ", got an array overlapping " + in.name);
+      throw_range(env, std::string(out.name) + ": expected memory not shared with " + in.name +
+                           ", got an array overlapping " + in.name);
   }
 }
 

@@ -208,7 +208,8 @@ Napi::Value run_call(Napi::Env env, Call call, bool async, Own own) {
     auto buffers = std::make_unique<AsyncBuffers>();
     own(call, *buffers);
     fault::check_alloc();
-    return start_async(env, std::make_unique<AsyncCall<Call>>(std::move(call), EnvChannel::of(env), std::move(buffers)));
+    return start_async(env,
+                       std::make_unique<AsyncCall<Call>>(std::move(call), EnvChannel::of(env), std::move(buffers)));
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, status_message(Status::OutOfMemory));
   }

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "args.h"
-#include "attention.h"
 #include "async_call.h"
+#include "attention.h"
 
 namespace na::binding {
 
@@ -65,7 +65,7 @@ MaskSpec read_mask(const Args<A>& a, const AttentionShape& s, size_t* bytes) {
   }
   if (length == 0 || last >= length)
     a.range_error(A::mask, "strides reach element " + std::to_string(last) + " of a mask of " + std::to_string(length) +
-                              " elements");
+                               " elements");
   return m;
 }
 
@@ -76,7 +76,7 @@ const int32_t* read_key_lengths(const Args<A>& a, int64_t B, int64_t Lk) {
   for (int64_t b = 0; b < arr.length; ++b)
     if (arr.data[b] < 0 || arr.data[b] > Lk)
       a.range_error(A::keyLengths, "entry " + std::to_string(b) + ": expected an integer in [0, " + std::to_string(Lk) +
-                                      "], got " + std::to_string(arr.data[b]));
+                                       "], got " + std::to_string(arr.data[b]));
   return arr.data;
 }
 
@@ -87,7 +87,7 @@ const int32_t* read_key_lengths(const Args<A>& a, int64_t B, int64_t Lk) {
 // the mask, keyLengths or each other.
 template <typename A>
 AttentionArgs read_attention_args(const Args<A>& a, const AttentionShape& s, int64_t out_elements,
-                                         std::initializer_list<Region> inputs) {
+                                  std::initializer_list<Region> inputs) {
   AttentionArgs r;
   r.batch = s.B;
   r.params.mask = detail::read_mask<A>(a, s, &r.mask_bytes);
@@ -113,7 +113,8 @@ AttentionArgs read_attention_args(const Args<A>& a, const AttentionShape& s, int
 inline float* own_attention_args(const AttentionArgs& a, AttentionParams* p, AsyncBuffers& buffers) {
   p->mask.data = buffers.input(a.params.mask.data, a.mask_bytes);
   p->key_lengths = buffers.input(a.params.key_lengths, size_t(a.batch));
-  p->weights = a.weights_out.data ? buffers.output(a.weights_out.value, "weightsOut", size_t(a.weights_out.length)) : nullptr;
+  p->weights =
+      a.weights_out.data ? buffers.output(a.weights_out.value, "weightsOut", size_t(a.weights_out.length)) : nullptr;
   return buffers.output(a.out.value, "out", size_t(a.out.length));
 }
 

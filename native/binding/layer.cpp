@@ -2,8 +2,8 @@
 // the weights (so JS cannot change them under a running call) and runs the forward pass.
 #include <memory>
 
-#include "attention_args.h"
 #include "async_call.h"
+#include "attention_args.h"
 #include "entry_points.h"
 #include "mha.h"
 
@@ -126,20 +126,23 @@ Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool asy
   in.key = k.data;
   in.value = v.data;
   const AttentionShape shape{in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
-  const AttentionArgs att = read_attention_args(a, shape, a.elements(A::out, {in.B, in.Lq, d.Eo}),
-                                                {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()},
-                                                 {"value", v.data, v.bytes()}});
+  const AttentionArgs att =
+      read_attention_args(a, shape, a.elements(A::out, {in.B, in.Lq, d.Eo}),
+                          {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()}, {"value", v.data, v.bytes()}});
   auto seq = a.typed_array<int32_t>(A::sequenceLengths, -1, true);
   if (!seq.value.IsEmpty()) {  // given (possibly empty, which is refused below)
     if (in.B != 1 || in.Lq != in.Lk || seq.length < 1 || att.params.key_lengths || att.params.weights)
-      a.range_error(A::sequenceLengths, "expected one packed row (batch 1, key = query rows) without keyLengths or weightsOut");
+      a.range_error(A::sequenceLengths,
+                    "expected one packed row (batch 1, key = query rows) without keyLengths or weightsOut");
     int64_t total = 0;
     for (int64_t i = 0; i < seq.length; ++i) {
-      if (seq.data[i] < 1) a.range_error(A::sequenceLengths, "entry " + std::to_string(i) + ": expected a positive length");
+      if (seq.data[i] < 1)
+        a.range_error(A::sequenceLengths, "entry " + std::to_string(i) + ": expected a positive length");
       total += seq.data[i];
     }
     if (total != in.Lq)
-      a.range_error(A::sequenceLengths, "expected lengths summing to " + std::to_string(in.Lq) + ", got " + std::to_string(total));
+      a.range_error(A::sequenceLengths,
+                    "expected lengths summing to " + std::to_string(in.Lq) + ", got " + std::to_string(total));
     require_disjoint(a.env(), {"out", att.out.data, att.out.bytes()}, {{"sequenceLengths", seq.data, seq.bytes()}});
     in.sequence_lengths = seq.data;
     in.sequences = seq.length;

@@ -1,6 +1,6 @@
 // scaledDotProductAttention on already projected heads laid out [B, H, L, D].
-#include "attention_args.h"
 #include "async_call.h"
+#include "attention_args.h"
 #include "entry_points.h"
 #include "workspace.h"
 
@@ -49,8 +49,9 @@ Napi::Value sdpa(const Napi::CallbackInfo& info, bool async) {
   auto k = a.typed_array<float>(A::k, a.elements(A::k, {s.B, s.H, s.Lk, s.Dk}));
   auto v = a.typed_array<float>(A::v, a.elements(A::v, {s.B, s.H, s.Lk, s.Dv}));
   const float scale = a.finite_float(A::scale);
-  const AttentionArgs att = read_attention_args(a, s, a.elements(A::out, {s.B, s.H, s.Lq, s.Dv}),
-                                                {{"q", q.data, q.bytes()}, {"k", k.data, k.bytes()}, {"v", v.data, v.bytes()}});
+  const AttentionArgs att =
+      read_attention_args(a, s, a.elements(A::out, {s.B, s.H, s.Lq, s.Dv}),
+                          {{"q", q.data, q.bytes()}, {"k", k.data, k.bytes()}, {"v", v.data, v.bytes()}});
   call.q = contiguous_heads<HeadsIn>(q.data, s.H, s.Lq, s.Dk);
   call.k = contiguous_heads<HeadsIn>(k.data, s.H, s.Lk, s.Dk);
   call.v = contiguous_heads<HeadsIn>(v.data, s.H, s.Lk, s.Dv);

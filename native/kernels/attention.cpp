@@ -30,7 +30,8 @@ Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn&
     if (d < 0) return Status::InvalidArgument;
   for (int64_t d : {s.Lq, s.Lk, s.Dk, s.Dv, q.row_stride, k.row_stride, v.row_stride, o.row_stride})
     if (d > kBlasIntMax) return Status::TooLarge;
-  if (q.row_stride < s.Dk || k.row_stride < s.Dk || v.row_stride < s.Dv || o.row_stride < s.Dv) return Status::InvalidArgument;
+  if (q.row_stride < s.Dk || k.row_stride < s.Dk || v.row_stride < s.Dv || o.row_stride < s.Dv)
+    return Status::InvalidArgument;
   return Status::Ok;
 }
 
@@ -80,8 +81,8 @@ void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, 
     ft.i0 = blk * qb;
     ft.rows = std::min(qb, s.Lq - ft.i0);
     ft.q = q.data + b * q.batch_stride + h * q.head_stride + ft.i0 * q.row_stride;  // [rows, Dk]
-    ft.k = k.data + b * k.batch_stride + h * k.head_stride;                          // [Lk, Dk]
-    ft.v = v.data + b * v.batch_stride + h * v.head_stride;                          // [Lk, Dv]
+    ft.k = k.data + b * k.batch_stride + h * k.head_stride;                         // [Lk, Dk]
+    ft.v = v.data + b * v.batch_stride + h * v.head_stride;                         // [Lk, Dv]
     ft.o = o.data + b * o.batch_stride + h * o.head_stride + ft.i0 * o.row_stride;  // [rows, Dv]
     ft.ldq = q.row_stride;
     ft.ldk = k.row_stride;
@@ -108,8 +109,8 @@ void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, 
 
 }  // namespace
 
-void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k,
-                     const HeadsIn& v, const HeadsOut& o, const AttentionParams& p, float* scratch) {
+void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
+                     const HeadsOut& o, const AttentionParams& p, float* scratch) {
   // The output always comes from the fused kernel, so forward and forwardWithWeights give
   // bit-identical outputs (as they did when both used OpenBLAS).
   fused_heads(lease, s, q, k, v, o, p, scratch);
@@ -134,12 +135,14 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
 
     float* S = p.weights + ((b * s.H + h) * s.Lq + i0) * s.Lk;  // [rows, Lk]
     const int64_t lds = s.Lk, width = s.Lk;
-    const float* Qp = q.data + b * q.batch_stride + h * q.head_stride + i0 * q.row_stride;  // [rows, Dk], ld q.row_stride
-    const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;                      // [cols, Dk], ld k.row_stride
+    const float* Qp =
+        q.data + b * q.batch_stride + h * q.head_stride + i0 * q.row_stride;  // [rows, Dk], ld q.row_stride
+    const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;        // [cols, Dk], ld k.row_stride
     if (cols > 0) {
       if (s.Dk > 0) {
         // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
-        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row_stride), Kp, int(k.row_stride), 0.0f, S, int(lds));
+        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row_stride), Kp, int(k.row_stride), 0.0f, S,
+              int(lds));
       } else {
         for (int r = 0; r < rows; ++r) std::memset(S + r * lds, 0, sizeof(float) * cols);
       }

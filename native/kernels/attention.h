@@ -64,7 +64,7 @@ Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn&
 // comes from the fused kernel (flash_attention.h; the instruction set is picked at run
 // time, see cpu_features.h). With params.weights, exact probabilities are also written there
 // (OpenBLAS Q·Kᵀ, then softmax rows); the output is the same bits as without weights.
-void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k,
-                     const HeadsIn& v, const HeadsOut& o, const AttentionParams& p, float* scratch);
+void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
+                     const HeadsOut& o, const AttentionParams& p, float* scratch);
 
 }  // namespace na

@@ -39,13 +39,16 @@ inline int64_t saturating_macs(double macs) { return macs > 9e18 ? int64_t(9e18)
 
 // A non-owning reference to a callable: lets the hot path hand lambdas to the pool
 // without std::function's possible heap allocation.
-template <typename Sig> class FunctionRef;
-template <typename R, typename... Args> class FunctionRef<R(Args...)> {
+template <typename Sig>
+class FunctionRef;
+template <typename R, typename... Args>
+class FunctionRef<R(Args...)> {
  public:
   template <typename F, typename = std::enable_if_t<!std::is_same_v<std::decay_t<F>, FunctionRef>>>
   FunctionRef(F&& f)  // NOLINT: implicit by design, like std::function
-      : obj_(const_cast<void*>(static_cast<const void*>(&f))),
-        call_([](void* o, Args... a) -> R { return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<Args>(a)...); }) {}
+      : obj_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* o, Args... a) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(o))(std::forward<Args>(a)...);
+        }) {}
   R operator()(Args... a) const { return call_(obj_, std::forward<Args>(a)...); }
 
  private:

@@ -144,9 +144,13 @@ Lease ComputePool::lease(int want) {
 
 void ComputePool::submit(AsyncJob* job) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (!start_workers_locked(1)) throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+  if (!start_workers_locked(1))
+    throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
   job->next_ = nullptr;
-  if (jobs_tail_) jobs_tail_->next_ = job; else jobs_head_ = job;
+  if (jobs_tail_)
+    jobs_tail_->next_ = job;
+  else
+    jobs_head_ = job;
   jobs_tail_ = job;
   ++jobs_waiting_;
   dispatch_locked(lock);
@@ -170,7 +174,10 @@ void ComputePool::dispatch_locked(std::unique_lock<std::mutex>&) {
     free_slots_ -= job->slots_;
     start_workers_locked(num_threads() - free_slots_);  // at least one exists (submit checked)
     job->next_ = nullptr;
-    if (lead_tail_) lead_tail_->next_ = job; else lead_head_ = job;
+    if (lead_tail_)
+      lead_tail_->next_ = job;
+    else
+      lead_head_ = job;
     lead_tail_ = job;
     queued_.fetch_add(1, std::memory_order_release);
     queued = true;
@@ -202,7 +209,10 @@ void ComputePool::run(Job& job, int helpers) {
       t->job = &job;
       t->tid = i + 1;
       t->next = nullptr;
-      if (queue_tail_) queue_tail_->next = t; else queue_head_ = t;
+      if (queue_tail_)
+        queue_tail_->next = t;
+      else
+        queue_head_ = t;
       queue_tail_ = t;
     }
     job.pending_helpers.store(helpers, std::memory_order_relaxed);
@@ -210,7 +220,10 @@ void ComputePool::run(Job& job, int helpers) {
     wake = sleepers_ > 0;
   }
   if (wake) {
-    if (helpers == 1) work_cv_.notify_one(); else work_cv_.notify_all();
+    if (helpers == 1)
+      work_cv_.notify_one();
+    else
+      work_cv_.notify_all();
   }
 
   run_tasks(job, 0);
@@ -223,7 +236,10 @@ void ComputePool::run(Job& job, int helpers) {
     for (Ticket* t = queue_head_; t;) {
       Ticket* next = t->next;
       if (t->job == &job) {
-        if (prev) prev->next = next; else queue_head_ = next;
+        if (prev)
+          prev->next = next;
+        else
+          queue_head_ = next;
         if (queue_tail_ == t) queue_tail_ = prev;
         queued_.fetch_sub(1, std::memory_order_relaxed);
         job.pending_helpers.fetch_sub(1, std::memory_order_relaxed);

@@ -126,7 +126,7 @@ class ComputePool {
   std::atomic<int> queued_{0};  // items waiting for a thread: lets spinning helpers look without the lock
   int free_slots_ = 1;
   int workers_ = 0;
-  int sleepers_ = 0;      // helpers blocked on work_cv_ (guarded by mu_): notify only when needed
+  int sleepers_ = 0;              // helpers blocked on work_cv_ (guarded by mu_): notify only when needed
   Ticket* queue_head_ = nullptr;  // intrusive FIFO of tickets waiting for a helper
   Ticket* queue_tail_ = nullptr;
   AsyncJob* jobs_head_ = nullptr;  // async calls waiting for a slot

@@ -15,8 +15,8 @@ enum class Isa : int { Generic = 0, Avx2 = 1, Avx512 = 2 };
 
 struct CpuFeatures {
   bool x86 = false;
-  bool avx2 = false;     // AVX2 + FMA3, and the OS saves the ymm state
-  bool avx512f = false;  // AVX-512F, and the OS saves the zmm + opmask state
+  bool avx2 = false;          // AVX2 + FMA3, and the OS saves the ymm state
+  bool avx512f = false;       // AVX-512F, and the OS saves the zmm + opmask state
   bool built_avx2 = false;    // this build contains the AVX2 kernels
   bool built_avx512 = false;  // this build contains the AVX-512 kernels
 };
@@ -27,8 +27,8 @@ const CpuFeatures& cpu_features();
 // The kernels every caller uses: filled once, on first use (thread-safe).
 struct KernelTable {
   Isa isa;
-  const char* name;           // "avx512", "avx2" or "generic"
-  const char* requested;      // the NATIVE_ATTENTION_ISA value, or "" when unset
+  const char* name;       // "avx512", "avx2" or "generic"
+  const char* requested;  // the NATIVE_ATTENTION_ISA value, or "" when unset
   FlashKernel flash;
   void (*softmax_row)(float* s, int limit, int width, const MaskRow& mask);
 };

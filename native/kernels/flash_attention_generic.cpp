@@ -11,8 +11,8 @@ namespace generic {
 namespace {
 
 constexpr int kVecBytes = 16;  // one vector register (SSE2, NEON)
-constexpr int kMR = 4;    // rows of a micro-tile
-constexpr int kNR = 8;    // keys of a panel (two registers)
+constexpr int kMR = 4;         // rows of a micro-tile
+constexpr int kNR = 8;         // keys of a panel (two registers)
 // Query rows per task and keys per block; overridable for tuning experiments only
 // (-DNA_GENERIC_BR=.. -DNA_GENERIC_BC=..; BR a multiple of kMR, BC of kNR).
 #ifndef NA_GENERIC_BR

@@ -8,8 +8,8 @@ namespace na {
 
 // Once per process: OpenBLAS single-threaded (the ComputePool owns threading).
 void blas_init();
-const char* blas_config();    // OpenBLAS build configuration string
-const char* blas_core_name(); // the kernel family OpenBLAS dispatched to on this CPU
+const char* blas_config();     // OpenBLAS build configuration string
+const char* blas_core_name();  // the kernel family OpenBLAS dispatched to on this CPU
 
 // Row-major C[M, N] (ldc) = A[M, K] (lda) · B[K, N] (ldb) + bias[N] broadcast over rows
 // (bias may be null). Splits the longer of M and N across the lease's threads (each

@@ -65,8 +65,9 @@ void MhaWeights::read(Name n, float* dst) const {
 }
 
 int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk) {
-  const double macs = double(B) * (double(Lq) * d.E * d.H * d.Dk + double(Lk) * (d.Ek * d.H * d.Dk + d.Ev * d.H * d.Dv) +
-                                   double(Lq) * Lk * d.H * (d.Dk + d.Dv) + double(Lq) * d.H * d.Dv * d.Eo);
+  const double macs =
+      double(B) * (double(Lq) * d.E * d.H * d.Dk + double(Lk) * (d.Ek * d.H * d.Dk + d.Ev * d.H * d.Dv) +
+                   double(Lq) * Lk * d.H * (d.Dk + d.Dv) + double(Lq) * d.H * d.Dv * d.Eo);
   return saturating_macs(macs);
 }
 
@@ -146,7 +147,8 @@ MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in, bool weights) {
   const float *bq = w.slot(MhaWeights::BQ).data, *bk = w.slot(MhaWeights::BK).data, *bv = w.slot(MhaWeights::BV).data;
   const HeadGroup q{d.Dk, 0, nullptr};
   if (self) {
-    p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, 2 * hk + hv, {q, {d.Dk, hk, nullptr}, {d.Dv, 2 * hk, nullptr}}, 3};
+    p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, 2 * hk + hv, {q, {d.Dk, hk, nullptr}, {d.Dv, 2 * hk, nullptr}},
+                          3};
     return p;
   }
   p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, hk, {q}, 1};

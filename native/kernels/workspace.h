@@ -15,7 +15,10 @@ class Workspace {
   Workspace() = default;
   Workspace(const Workspace&) = delete;
   Workspace& operator=(const Workspace&) = delete;
-  Workspace(Workspace&& o) noexcept : data_(o.data_), capacity_(o.capacity_) { o.data_ = nullptr; o.capacity_ = 0; }
+  Workspace(Workspace&& o) noexcept : data_(o.data_), capacity_(o.capacity_) {
+    o.data_ = nullptr;
+    o.capacity_ = 0;
+  }
   ~Workspace();
   float* data() const { return data_; }
   size_t capacity() const { return capacity_; }  // in floats

@@ -60,7 +60,10 @@ int main() {
       na::Lease lease = pool.lease(4);
       CHECK(lease.threads() == 4, "an idle pool gives a large call all 4 threads, got %d", lease.threads());
       lease.parallel_for(n, [&](int64_t t, int tid) {
-        if (tid < 0 || tid >= lease.threads()) { bad_tid = true; return; }
+        if (tid < 0 || tid >= lease.threads()) {
+          bad_tid = true;
+          return;
+        }
         if (busy[tid].fetch_add(1) != 0) overlap = true;
         hits[t].fetch_add(1);
         busy[tid].fetch_sub(1);

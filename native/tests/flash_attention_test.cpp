@@ -2,13 +2,13 @@
 // float64 reference, on the instruction set NATIVE_ATTENTION_ISA selects (ctest runs this
 // once per path; a path the CPU lacks is reported and skipped). Odd sizes around the
 // micro-tiles, Dk != Dv, every mask kind with broadcast strides, causal with Lq != Lk, key
-// lengths including 0, fully masked rows (exactly 0), padding masks hiding whole key blocks, logits ×100 (the online rescale),
-// merged-heads (strided) layouts with a poisoned output, NaN inputs, and 1 vs 2 threads
-// bit for bit. Error metric per output row: max |err| / max |ref| (P·V may cancel, so a
-// per-element relative error is ill-posed). Exit code 0 = pass.
+// lengths including 0, fully masked rows (exactly 0), padding masks hiding whole key blocks, logits ×100 (the online
+// rescale), merged-heads (strided) layouts with a poisoned output, NaN inputs, and 1 vs 2 threads bit for bit. Error
+// metric per output row: max |err| / max |ref| (P·V may cancel, so a per-element relative error is ill-posed). Exit
+// code 0 = pass.
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -22,14 +22,14 @@
 using namespace na;
 
 static int failures = 0;
-#define CHECK(cond, ...)                                 \
-  do {                                                   \
-    if (!(cond)) {                                       \
-      ++failures;                                        \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__);   \
-      std::printf(__VA_ARGS__);                          \
-      std::printf("\n");                                 \
-    }                                                    \
+#define CHECK(cond, ...)                               \
+  do {                                                 \
+    if (!(cond)) {                                     \
+      ++failures;                                      \
+      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::printf(__VA_ARGS__);                        \
+      std::printf("\n");                               \
+    }                                                  \
   } while (0)
 
 struct Case {
@@ -63,15 +63,24 @@ static Data make(const Case& c, uint32_t seed) {
   auto layout = [&](int64_t L, int64_t D, std::vector<float>& buf, HeadsIn& h, float mul) {
     buf.resize(size_t(c.B * c.H * L * D));
     for (float& x : buf) x = u(rng) * mul;
-    if (c.merged) h = {buf.data(), L * c.H * D, D, c.H * D};
-    else h = {buf.data(), c.H * L * D, L * D, D};
+    if (c.merged)
+      h = {buf.data(), L * c.H * D, D, c.H * D};
+    else
+      h = {buf.data(), c.H * L * D, L * D, D};
   };
   layout(c.Lq, c.Dk, d.q, d.hq, c.logit_scale);
   layout(c.Lk, c.Dk, d.k, d.hk, 1.0f);
   layout(c.Lk, c.Dv, d.v, d.hv, 1.0f);
   d.o_size = c.B * c.H * c.Lq * c.Dv;
-  if (c.merged) { d.ob = c.Lq * c.H * c.Dv; d.oh = c.Dv; d.orow = c.H * c.Dv; }
-  else { d.ob = c.H * c.Lq * c.Dv; d.oh = c.Lq * c.Dv; d.orow = c.Dv; }
+  if (c.merged) {
+    d.ob = c.Lq * c.H * c.Dv;
+    d.oh = c.Dv;
+    d.orow = c.H * c.Dv;
+  } else {
+    d.ob = c.H * c.Lq * c.Dv;
+    d.oh = c.Lq * c.Dv;
+    d.orow = c.Dv;
+  }
   d.p.scale = 1.0f / std::sqrt(float(c.Dk > 0 ? c.Dk : 1));
   d.p.causal = c.causal;
   MaskSpec& m = d.p.mask;
@@ -79,14 +88,26 @@ static Data make(const Case& c, uint32_t seed) {
     const int64_t n = c.mask == 1 ? c.B * c.H * c.Lq * c.Lk : c.B * c.Lk;
     d.boolmask.resize(size_t(n));
     for (auto& x : d.boolmask) x = rng() % 4 != 0;
-    if (c.mask == 1 && c.Lq > 2) for (int64_t j = 0; j < c.Lk; ++j) d.boolmask[size_t(2 * c.Lk + j)] = 0;  // row 2 fully masked
+    if (c.mask == 1 && c.Lq > 2)
+      for (int64_t j = 0; j < c.Lk; ++j) d.boolmask[size_t(2 * c.Lk + j)] = 0;  // row 2 fully masked
     m.kind = MaskKind::Bool;
     m.data = d.boolmask.data();
-    if (c.mask == 1) { m.batch_stride = c.H * c.Lq * c.Lk; m.head_stride = c.Lq * c.Lk; m.query_stride = c.Lk; m.key_stride = 1; }
-    else { m.batch_stride = c.Lk; m.head_stride = 0; m.query_stride = 0; m.key_stride = 1; }
+    if (c.mask == 1) {
+      m.batch_stride = c.H * c.Lq * c.Lk;
+      m.head_stride = c.Lq * c.Lk;
+      m.query_stride = c.Lk;
+      m.key_stride = 1;
+    } else {
+      m.batch_stride = c.Lk;
+      m.head_stride = 0;
+      m.query_stride = 0;
+      m.key_stride = 1;
+    }
   } else if (c.mask == 5 || c.mask == 6) {
     // Batch b keeps keys [0, len_b): len 0 (nothing), a few, about half, all.
-    auto keep = [&](int64_t b, int64_t j) { return j < (b % 4 == 0 ? 0 : b % 4 == 1 ? 3 : b % 4 == 2 ? c.Lk / 2 : c.Lk); };
+    auto keep = [&](int64_t b, int64_t j) {
+      return j < (b % 4 == 0 ? 0 : b % 4 == 1 ? 3 : b % 4 == 2 ? c.Lk / 2 : c.Lk);
+    };
     if (c.mask == 5) {
       d.boolmask.resize(size_t(c.B * c.Lk));
       for (int64_t b = 0; b < c.B; ++b)
@@ -111,8 +132,17 @@ static Data make(const Case& c, uint32_t seed) {
     for (auto& x : d.addmask) x = rng() % 5 == 0 ? -std::numeric_limits<float>::infinity() : u(rng) * 2.0f;
     m.kind = MaskKind::Additive;
     m.data = d.addmask.data();
-    if (c.mask == 3) { m.batch_stride = 0; m.head_stride = 0; m.query_stride = c.Lk; m.key_stride = 1; }
-    else { m.batch_stride = c.H * c.Lq; m.head_stride = c.Lq; m.query_stride = 1; m.key_stride = 0; }
+    if (c.mask == 3) {
+      m.batch_stride = 0;
+      m.head_stride = 0;
+      m.query_stride = c.Lk;
+      m.key_stride = 1;
+    } else {
+      m.batch_stride = c.H * c.Lq;
+      m.head_stride = c.Lq;
+      m.query_stride = 1;
+      m.key_stride = 0;
+    }
   }
   if (c.key_lengths) {
     for (int64_t b = 0; b < c.B; ++b) d.lengths.push_back(int32_t(b == 0 ? 0 : (b * 7919) % (c.Lk + 1)));
@@ -151,7 +181,10 @@ static std::vector<double> reference(const Case& c, const Data& d, std::vector<d
         }
         double* o = &out[size_t(((b * c.H + h) * c.Lq + i) * c.Dv)];
         double* a = &absv[size_t(((b * c.H + h) * c.Lq + i) * c.Dv)];
-        if (nan) { for (int64_t e = 0; e < c.Dv; ++e) o[e] = NAN; continue; }
+        if (nan) {
+          for (int64_t e = 0; e < c.Dv; ++e) o[e] = NAN;
+          continue;
+        }
         if (mx == -INFINITY) continue;  // nothing to attend to: 0
         double sum = 0;
         for (int64_t j = 0; j < lim; ++j) sum += (s[size_t(j)] = std::exp(s[size_t(j)] - mx));
@@ -287,9 +320,12 @@ int main() {
     d.q[size_t(5 * 16 + 3)] = 0.5f;
     d.k[size_t(40 * 16)] = kNaN;  // key 40 is seen by every row
     const std::vector<float> out2 = run(c, d, 1);
-    for (int64_t i = 0; i < 20; ++i) CHECK(out2[size_t(i * 16)] != out2[size_t(i * 16)], "NaN key: row %lld not NaN", (long long)i);
+    for (int64_t i = 0; i < 20; ++i)
+      CHECK(out2[size_t(i * 16)] != out2[size_t(i * 16)], "NaN key: row %lld not NaN", (long long)i);
   }
-  if (failures) std::printf("%d failures\n", failures);
-  else std::printf("ok\n");
+  if (failures)
+    std::printf("%d failures\n", failures);
+  else
+    std::printf("ok\n");
   return failures ? 1 : 0;
 }

@@ -58,15 +58,16 @@ int main() {
     for (float& x : bias) x = u(rng);
     const float poison = std::nanf("");
     std::vector<float> one(size_t(c.M) * ldc, poison), four(size_t(c.M) * ldc, poison);
-    na::gemm_bias(ComputePool::inline_lease(), c.M, c.N, c.K, A.data(), lda, B.data(), ldb, c.bias ? bias.data() : nullptr,
-                  one.data(), ldc);
+    na::gemm_bias(ComputePool::inline_lease(), c.M, c.N, c.K, A.data(), lda, B.data(), ldb,
+                  c.bias ? bias.data() : nullptr, one.data(), ldc);
     {
       na::Lease lease = pool.lease(4);
-      na::gemm_bias(lease, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, c.bias ? bias.data() : nullptr, four.data(), ldc);
+      na::gemm_bias(lease, c.M, c.N, c.K, A.data(), lda, B.data(), ldb, c.bias ? bias.data() : nullptr, four.data(),
+                    ldc);
     }
     const double e1 = max_rel_error(c, A, B, bias, one), e4 = max_rel_error(c, A, B, bias, four);
-    CHECK(e1 < 1e-5 && e4 < 1e-5, "M=%d N=%d K=%d bias=%d: rel error 1 thread %g, 4 threads %g", c.M, c.N, c.K, c.bias, e1,
-          e4);
+    CHECK(e1 < 1e-5 && e4 < 1e-5, "M=%d N=%d K=%d bias=%d: rel error 1 thread %g, 4 threads %g", c.M, c.N, c.K, c.bias,
+          e1, e4);
     // The padding columns of C are never written.
     for (int i = 0; i < c.M; ++i)
       for (int j = c.N; j < ldc; ++j)

@@ -2,8 +2,8 @@
 // lengths around the 16-lane SIMD width, masks (bool, additive, broadcast), limits, rows
 // with nothing to attend to, NaN propagation. Exit code 0 = pass.
 #include <cmath>
-#include <cstdio>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <random>
 #include <vector>
@@ -14,14 +14,14 @@ using na::MaskKind;
 using na::MaskRow;
 
 static int failures = 0;
-#define CHECK(cond, ...)                     \
-  do {                                       \
-    if (!(cond)) {                           \
-      ++failures;                            \
+#define CHECK(cond, ...)                               \
+  do {                                                 \
+    if (!(cond)) {                                     \
+      ++failures;                                      \
       std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);              \
-      std::printf("\n");                     \
-    }                                        \
+      std::printf(__VA_ARGS__);                        \
+      std::printf("\n");                               \
+    }                                                  \
   } while (0)
 
 // Reference: masked entries excluded; nothing left -> all zeros.
@@ -70,8 +70,8 @@ int main() {
           norm += ref[j] * ref[j];
           CHECK(std::isfinite(got[j]), "width %d kind %d limit %d: p[%d] = %g", width, kind, limit, j, got[j]);
         }
-        CHECK(norm == 0 ? err == 0 : std::sqrt(err / norm) < 1e-6, "width %d kind %d limit %d: rel err %g", width,
-              kind, limit, norm == 0 ? err : std::sqrt(err / norm));
+        CHECK(norm == 0 ? err == 0 : std::sqrt(err / norm) < 1e-6, "width %d kind %d limit %d: rel err %g", width, kind,
+              limit, norm == 0 ? err : std::sqrt(err / norm));
       }
     }
   }
