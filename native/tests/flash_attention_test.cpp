@@ -16,21 +16,11 @@
 #include <vector>
 
 #include "attention.h"
+#include "check.h"
 #include "cpu_features.h"
 #include "workspace.h"
 
 using namespace na;
-
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
 
 struct Case {
   int64_t B, H, Lq, Lk, Dk, Dv;
@@ -323,9 +313,5 @@ int main() {
     for (int64_t i = 0; i < 20; ++i)
       CHECK(out2[size_t(i * 16)] != out2[size_t(i * 16)], "NaN key: row %lld not NaN", (long long)i);
   }
-  if (failures)
-    std::printf("%d failures\n", failures);
-  else
-    std::printf("ok\n");
-  return failures ? 1 : 0;
+  return na_test::test_exit("flash_attention_test");
 }

@@ -8,21 +8,11 @@
 #include <random>
 #include <vector>
 
+#include "check.h"
 #include "softmax.h"
 
 using na::MaskKind;
 using na::MaskRow;
-
-static int failures = 0;
-#define CHECK(cond, ...)                               \
-  do {                                                 \
-    if (!(cond)) {                                     \
-      ++failures;                                      \
-      std::printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::printf(__VA_ARGS__);                        \
-      std::printf("\n");                               \
-    }                                                  \
-  } while (0)
 
 // Reference: masked entries excluded; nothing left -> all zeros.
 static std::vector<double> reference(const std::vector<float>& s, int limit, int width, const MaskRow& m) {
@@ -97,6 +87,5 @@ int main() {
     CHECK(std::fabs(s[0] - 0.5f) < 1e-6f && std::fabs(s[1] - 0.5f) < 1e-6f && s[2] == 0.0f, "large: %g %g %g", s[0],
           s[1], s[2]);
   }
-  std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "passed", failures);
-  return failures ? 1 : 0;
+  return na_test::test_exit("softmax_test");
 }
