@@ -15,7 +15,7 @@ const LARGE = Number(process.env.LEAK_LARGE_CALLS || 1000);
 const WARMUP = 0.1; // fraction of each kind run before the baseline is taken
 // Large calls reach their steady state later: 64 in flight hold 64 input and output
 // copies, and the workspace pool's cache fills over a few hundred calls.
-const LARGE_WARMUP = 0.3;
+const LARGE_WARMUP = 0.5;
 const ASYNC_BATCH = 64; // async calls in flight at once
 // LEAK_SELFTEST=1: keep every 16th output alive on purpose, to show the measurement sees it.
 const SELFTEST = process.env.LEAK_SELFTEST === '1';
