@@ -79,7 +79,7 @@ describe('inputs JavaScript no longer references', () => {
     // while JavaScript drops their inputs and the GC runs.
     const threads = getNumThreads();
     setNumThreads(1);
-    const big = randomTensor([1, 8, 2048, 64], 99, 1);
+    const big = randomTensor([1, 16, 4096, 64], 99, 1); // ~69 GFLOP: a second or more at one thread
     const blocker = scaledDotProductAttentionAsync(big, big, big);
     const tracked: WeakRef<Float32Array>[] = [];
     // Each call gets fresh arrays that nothing but the call holds.
