@@ -58,14 +58,6 @@ struct ComputePool::Job {
   Job(FunctionRef<void(int64_t, int)> f, int64_t count) : fn(f), n(count) {}
 };
 
-// A request for one helper to join a job; lives on the caller's stack until the
-// caller has either seen the helper finish or taken the ticket back unstarted.
-struct ComputePool::Ticket {
-  Job* job = nullptr;
-  int tid = 0;
-  Ticket* next = nullptr;
-};
-
 static void run_tasks(ComputePool::Job& job, int tid) {
   for (;;) {
     const int64_t t = job.next.fetch_add(1, std::memory_order_relaxed);
@@ -146,12 +138,7 @@ void ComputePool::submit(AsyncJob* job) {
   std::unique_lock<std::mutex> lock(mu_);
   if (!start_workers_locked(1))
     throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
-  job->next_ = nullptr;
-  if (jobs_tail_)
-    jobs_tail_->next_ = job;
-  else
-    jobs_head_ = job;
-  jobs_tail_ = job;
+  waiting_.push(job);
   ++jobs_waiting_;
   dispatch_locked(lock);
 }
@@ -165,20 +152,13 @@ int64_t ComputePool::queued_jobs() {
 // and goes to the lead queue, where an idle pool thread picks it up.
 void ComputePool::dispatch_locked(std::unique_lock<std::mutex>&) {
   bool queued = false;
-  while (jobs_head_ && free_slots_ > 0) {
-    AsyncJob* job = jobs_head_;
-    jobs_head_ = job->next_;
-    if (!jobs_head_) jobs_tail_ = nullptr;
+  while (!waiting_.empty() && free_slots_ > 0) {
+    AsyncJob* job = waiting_.pop();
     --jobs_waiting_;
     job->slots_ = std::min(threads_for(job->macs()), free_slots_);
     free_slots_ -= job->slots_;
     start_workers_locked(num_threads() - free_slots_);  // at least one exists (submit checked)
-    job->next_ = nullptr;
-    if (lead_tail_)
-      lead_tail_->next_ = job;
-    else
-      lead_head_ = job;
-    lead_tail_ = job;
+    leads_.push(job);
     queued_.fetch_add(1, std::memory_order_release);
     queued = true;
   }
@@ -205,15 +185,9 @@ void ComputePool::run(Job& job, int helpers) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (int i = 0; i < helpers; ++i) {
-      Ticket* t = &tickets[i];
-      t->job = &job;
-      t->tid = i + 1;
-      t->next = nullptr;
-      if (queue_tail_)
-        queue_tail_->next = t;
-      else
-        queue_head_ = t;
-      queue_tail_ = t;
+      tickets[i].job = &job;
+      tickets[i].tid = i + 1;
+      tickets_.push(&tickets[i]);
     }
     job.pending_helpers.store(helpers, std::memory_order_relaxed);
     queued_.fetch_add(helpers, std::memory_order_release);
@@ -232,22 +206,9 @@ void ComputePool::run(Job& job, int helpers) {
     std::lock_guard<std::mutex> lock(mu_);
     // Take back tickets no helper has picked up yet: the work is already done, so
     // there is no reason to wait for a thread to wake only to find nothing left.
-    Ticket* prev = nullptr;
-    for (Ticket* t = queue_head_; t;) {
-      Ticket* next = t->next;
-      if (t->job == &job) {
-        if (prev)
-          prev->next = next;
-        else
-          queue_head_ = next;
-        if (queue_tail_ == t) queue_tail_ = prev;
-        queued_.fetch_sub(1, std::memory_order_relaxed);
-        job.pending_helpers.fetch_sub(1, std::memory_order_relaxed);
-      } else {
-        prev = t;
-      }
-      t = next;
-    }
+    const int unstarted = tickets_.remove_if([&](Ticket* t) { return t->job == &job; });
+    queued_.fetch_sub(unstarted, std::memory_order_relaxed);
+    job.pending_helpers.fetch_sub(unstarted, std::memory_order_relaxed);
   }
   spin_while([&] { return job.pending_helpers.load(std::memory_order_acquire) > 0; });
   if (job.pending_helpers.load(std::memory_order_acquire) > 0) {
@@ -272,21 +233,19 @@ void ComputePool::worker_main() {
   lower_priority();
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    while (!queue_head_ && !lead_head_) {
+    while (tickets_.empty() && leads_.empty()) {
       lock.unlock();
       spin_while([&] { return queued_.load(std::memory_order_acquire) == 0; });
       lock.lock();
-      if (!queue_head_ && !lead_head_) {
+      if (tickets_.empty() && leads_.empty()) {
         ++sleepers_;
-        work_cv_.wait(lock, [&] { return queue_head_ != nullptr || lead_head_ != nullptr; });
+        work_cv_.wait(lock, [&] { return !tickets_.empty() || !leads_.empty(); });
         --sleepers_;
       }
     }
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    if (queue_head_) {  // helping a running call comes first: its caller is waiting
-      Ticket* t = queue_head_;
-      queue_head_ = t->next;
-      if (!queue_head_) queue_tail_ = nullptr;
+    if (!tickets_.empty()) {  // helping a running call comes first: its caller is waiting
+      Ticket* t = tickets_.pop();
       Job* job = t->job;
       const int tid = t->tid;
       lock.unlock();
@@ -296,9 +255,7 @@ void ComputePool::worker_main() {
       lock.lock();
       if (last) done_cv_.notify_all();
     } else {
-      AsyncJob* job = lead_head_;
-      lead_head_ = job->next_;
-      if (!lead_head_) lead_tail_ = nullptr;
+      AsyncJob* job = leads_.pop();
       lock.unlock();
       lead(job, job->slots_);
       lock.lock();

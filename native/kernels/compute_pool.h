@@ -26,6 +26,50 @@ namespace na {
 
 class ComputePool;
 
+// An intrusive FIFO: items are linked through their own `Link` member, so queueing
+// allocates nothing (the items live on their callers' stacks or heaps).
+template <typename T, T* T::*Link>
+class Fifo {
+ public:
+  bool empty() const { return head_ == nullptr; }
+  void push(T* item) {
+    item->*Link = nullptr;
+    if (tail_)
+      tail_->*Link = item;
+    else
+      head_ = item;
+    tail_ = item;
+  }
+  T* pop() {
+    T* item = head_;
+    head_ = item->*Link;
+    if (!head_) tail_ = nullptr;
+    return item;
+  }
+  // Unlinks every item for which drop(item) holds; returns how many.
+  template <typename Drop>
+  int remove_if(Drop drop) {
+    int removed = 0;
+    T* prev = nullptr;
+    for (T* item = head_; item;) {
+      T* next = item->*Link;
+      if (drop(item)) {
+        (prev ? prev->*Link : head_) = next;
+        if (tail_ == item) tail_ = prev;
+        ++removed;
+      } else {
+        prev = item;
+      }
+      item = next;
+    }
+    return removed;
+  }
+
+ private:
+  T* head_ = nullptr;
+  T* tail_ = nullptr;
+};
+
 // Work below this many multiply-adds runs on one thread: a hand-off costs more.
 constexpr int64_t kParallelMinMacs = int64_t(1) << 18;
 
@@ -107,7 +151,13 @@ class ComputePool {
   static Lease inline_lease() { return Lease(); }
 
   struct Job;
-  struct Ticket;
+  // A request for one helper to join a job; lives on the caller's stack until the
+  // caller has either seen the helper finish or taken the ticket back unstarted.
+  struct Ticket {
+    Job* job = nullptr;
+    int tid = 0;
+    Ticket* next = nullptr;
+  };
 
  private:
   friend class Lease;
@@ -126,14 +176,11 @@ class ComputePool {
   std::atomic<int> queued_{0};  // items waiting for a thread: lets spinning helpers look without the lock
   int free_slots_ = 1;
   int workers_ = 0;
-  int sleepers_ = 0;              // helpers blocked on work_cv_ (guarded by mu_): notify only when needed
-  Ticket* queue_head_ = nullptr;  // intrusive FIFO of tickets waiting for a helper
-  Ticket* queue_tail_ = nullptr;
-  AsyncJob* jobs_head_ = nullptr;  // async calls waiting for a slot
-  AsyncJob* jobs_tail_ = nullptr;
+  int sleepers_ = 0;                          // helpers blocked on work_cv_ (guarded by mu_): notify only when needed
+  Fifo<Ticket, &Ticket::next> tickets_;       // tickets waiting for a helper
+  Fifo<AsyncJob, &AsyncJob::next_> waiting_;  // async calls waiting for a slot
   int64_t jobs_waiting_ = 0;
-  AsyncJob* lead_head_ = nullptr;  // async calls given slots, waiting for a thread to lead them
-  AsyncJob* lead_tail_ = nullptr;
+  Fifo<AsyncJob, &AsyncJob::next_> leads_;  // async calls given slots, waiting for a thread to lead them
 };
 
 // Cores the process may use (affinity-aware), at least 1.
