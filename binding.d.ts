@@ -52,6 +52,8 @@ export interface SdpaArgs extends AttentionArgs {
 export interface LayerArgs {
   embedDim: number;
   numHeads: number;
+  /** Key/value heads: divides numHeads (grouped-query attention when smaller). */
+  numKvHeads: number;
   keyDim: number;
   valueDim: number;
   kdim: number;

@@ -23,8 +23,15 @@ import {
 export interface MultiHeadAttentionOptions {
   /** E: feature size of the query. */
   embedDim: number;
-  /** H: number of heads. */
+  /** H: number of (query) heads. */
   numHeads: number;
+  /**
+   * Key/value heads (default numHeads; must divide it): grouped-query attention. Query
+   * head h reads key/value head floor(h / (numHeads / numKvHeads)) — the repeat_interleave
+   * convention of Hugging Face and PyTorch; 1 is multi-query attention. wk and wv are then
+   * [kdim, numKvHeads·keyDim] and [vdim, numKvHeads·valueDim]; nothing is expanded.
+   */
+  numKvHeads?: number;
   /** Per-head size of queries and keys (default embedDim / numHeads, which must divide). */
   keyDim?: number;
   /** Per-head size of values (default keyDim). */
@@ -106,6 +113,7 @@ const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
 const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   embedDim: true,
   numHeads: true,
+  numKvHeads: true,
   keyDim: true,
   valueDim: true,
   kdim: true,
@@ -132,6 +140,7 @@ function optionalDim(options: Readonly<Record<string, unknown>>, name: string, f
 export class MultiHeadAttention {
   readonly embedDim: number;
   readonly numHeads: number;
+  readonly numKvHeads: number;
   readonly keyDim: number;
   readonly valueDim: number;
   readonly kdim: number;
@@ -147,6 +156,10 @@ export class MultiHeadAttention {
     const o = checkOptionsObject('MultiHeadAttention: options', options, LAYER_OPTIONS);
     this.embedDim = checkLayerDim('embedDim', o.embedDim);
     this.numHeads = checkLayerDim('numHeads', o.numHeads);
+    this.numKvHeads = optionalDim(o, 'numKvHeads', this.numHeads);
+    if (this.numHeads % this.numKvHeads !== 0) {
+      throw rangeError('numKvHeads', `a divisor of numHeads (${this.numHeads})`, `${this.numKvHeads}`);
+    }
     if (o.keyDim === undefined && this.embedDim % this.numHeads !== 0) {
       throw rangeError('numHeads', `a divisor of embedDim (${this.embedDim}) when keyDim is not given`, `${this.numHeads}`);
     }
@@ -160,12 +173,14 @@ export class MultiHeadAttention {
     const seed = o.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : checkInteger('seed', o.seed);
     const hk = this.numHeads * this.keyDim;
     const hv = this.numHeads * this.valueDim;
+    const kvk = this.numKvHeads * this.keyDim;
+    const kvv = this.numKvHeads * this.valueDim;
     // The native layer re-checks both; here the message can name the options involved.
     const inWidth = this.numHeads * (2 * this.keyDim + this.valueDim);
     if (inWidth > MAX_BLAS_INT) {
       throw rangeError('numHeads · (2·keyDim + valueDim)', `at most ${MAX_BLAS_INT} (BLAS's 32-bit int)`, `${inWidth}`);
     }
-    const parameters = (this.embedDim + this.kdim) * hk + (this.vdim + this.outputDim) * hv;
+    const parameters = this.embedDim * hk + this.kdim * kvk + this.vdim * kvv + this.outputDim * hv;
     if (parameters > MAX_PARAMETERS) {
       throw rangeError(
         'MultiHeadAttention: options',
@@ -176,16 +191,17 @@ export class MultiHeadAttention {
     this.#shapes = {
       wq: [this.embedDim, hk],
       bq: [hk],
-      wk: [this.kdim, hk],
-      bk: [hk],
-      wv: [this.vdim, hv],
-      bv: [hv],
+      wk: [this.kdim, kvk],
+      bk: [kvk],
+      wv: [this.vdim, kvv],
+      bv: [kvv],
       wo: [hv, this.outputDim],
       bo: [this.outputDim],
     };
     this.#layer = new native.MultiHeadAttention({
       embedDim: this.embedDim,
       numHeads: this.numHeads,
+      numKvHeads: this.numKvHeads,
       keyDim: this.keyDim,
       valueDim: this.valueDim,
       kdim: this.kdim,
@@ -338,7 +354,14 @@ export class MultiHeadAttention {
     expectShape('value', vs, batched ? [B, Lk, this.vdim] : [Lk, this.vdim]);
 
     const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
-    if (withWeights) checkBoolean('averageHeads', o.averageHeads, false);
+    if (withWeights) {
+      checkBoolean('averageHeads', o.averageHeads, false);
+      if (this.numKvHeads !== this.numHeads) {
+        throw new TypeError(
+          `forwardWithWeights: not available on a grouped-query layer (numKvHeads ${this.numKvHeads} < numHeads ${this.numHeads})`,
+        );
+      }
+    }
     const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
     let sequenceLengths: Int32Array | null = null;
     if (o.sequenceLengths !== undefined && o.sequenceLengths !== null) {

@@ -46,6 +46,8 @@ MultiHeadAttention::MultiHeadAttention(const Napi::CallbackInfo& info) : Napi::O
   MhaDims d;
   d.E = a.dim(A::embedDim);
   d.H = a.dim(A::numHeads);
+  d.Hkv = a.dim(A::numKvHeads);
+  if (d.H % d.Hkv != 0) a.range_error(A::numKvHeads, "expected a divisor of numHeads (" + std::to_string(d.H) + ")");
   d.Dk = a.dim(A::keyDim);
   d.Dv = a.dim(A::valueDim);
   d.Ek = a.dim(A::kdim);
@@ -129,6 +131,8 @@ Napi::Value MultiHeadAttention::forward(const Napi::CallbackInfo& info, bool asy
   const AttentionArgs att =
       read_attention_args(a, shape, a.elements(A::out, {in.B, in.Lq, d.Eo}),
                           {{"query", q.data, q.bytes()}, {"key", k.data, k.bytes()}, {"value", v.data, v.bytes()}});
+  if (att.weights_out.data && d.Hkv != d.H)
+    a.range_error(A::weightsOut, "expected null: a grouped-query layer (numKvHeads < numHeads) gives no probabilities");
   auto seq = a.typed_array<int32_t>(A::sequenceLengths, -1, true);
   if (!seq.value.IsEmpty()) {  // given (possibly empty, which is refused below)
     if (in.B != 1 || in.Lq != in.Lk || seq.length < 1 || att.params.key_lengths || att.params.weights)

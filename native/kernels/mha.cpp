@@ -9,15 +9,16 @@
 namespace na {
 
 Status mha_check_dims(const MhaDims& d) {
-  for (int64_t x : {d.E, d.Ek, d.Ev, d.Eo, d.H, d.Dk, d.Dv})
+  for (int64_t x : {d.E, d.Ek, d.Ev, d.Eo, d.H, d.Hkv, d.Dk, d.Dv})
     if (x < 1) return Status::InvalidArgument;
-  const int64_t nt = checked_product({d.H, 2 * d.Dk + d.Dv});  // width of [wq | wk | wv]
+  if (d.H % d.Hkv != 0) return Status::InvalidArgument;
+  const int64_t nt = checked_product({d.H, 2 * d.Dk + d.Dv});  // bounds the width of [wq | wk | wv]
   if (nt < 0 || nt > kBlasIntMax) return Status::TooLarge;
   for (int64_t x : {d.E, d.Ek, d.Ev, d.Eo})
     if (x > kBlasIntMax) return Status::TooLarge;
   const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
-  const int64_t in_q = checked_product({d.E, hk}), in_k = checked_product({d.Ek, hk});
-  const int64_t in_v = checked_product({d.Ev, hv}), out = checked_product({hv, d.Eo});
+  const int64_t in_q = checked_product({d.E, hk}), in_k = checked_product({d.Ek, d.Hkv * d.Dk});
+  const int64_t in_v = checked_product({d.Ev, d.Hkv * d.Dv}), out = checked_product({hv, d.Eo});
   int64_t params = 0;
   for (int64_t n : {in_q, in_k, in_v, out})
     if (n < 0 || !checked_add(params, n, &params)) return Status::TooLarge;
@@ -26,27 +27,28 @@ Status mha_check_dims(const MhaDims& d) {
 }
 
 MhaWeights::MhaWeights(const MhaDims& d) : d_(d), packed_(d.E == d.Ek && d.E == d.Ev) {
-  const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
-  w_in_.assign(size_t(d.E * hk + d.Ek * hk + d.Ev * hv), 0.0f);
+  const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.Hkv * d.Dv;
+  w_in_.assign(size_t(d.E * hq + d.Ek * hk + d.Ev * hv), 0.0f);
   if (d.bias) {
-    b_in_.assign(size_t(2 * hk + hv), 0.0f);
+    b_in_.assign(size_t(hq + hk + hv), 0.0f);
     bo_.assign(size_t(d.Eo), 0.0f);
   }
-  wo_.assign(size_t(hv * d.Eo), 0.0f);
+  wo_.assign(size_t(d.H * d.Dv * d.Eo), 0.0f);
 }
 
 MhaWeights::Slot MhaWeights::slot(Name n) const {
-  const int64_t hk = d_.H * d_.Dk, hv = d_.H * d_.Dv, nt = 2 * hk + hv;
+  // Columns: wq is H·Dk wide, wk Hkv·Dk, wv Hkv·Dv; packed side by side, nt wide in all.
+  const int64_t hq = d_.H * d_.Dk, hk = d_.Hkv * d_.Dk, hv = d_.Hkv * d_.Dv, nt = hq + hk + hv;
   float* w = const_cast<float*>(w_in_.data());
   float* b = d_.bias ? const_cast<float*>(b_in_.data()) : nullptr;
   switch (n) {
-    case WQ: return {w, d_.E, hk, packed_ ? nt : hk};
-    case WK: return packed_ ? Slot{w + hk, d_.Ek, hk, nt} : Slot{w + d_.E * hk, d_.Ek, hk, hk};
-    case WV: return packed_ ? Slot{w + 2 * hk, d_.Ev, hv, nt} : Slot{w + d_.E * hk + d_.Ek * hk, d_.Ev, hv, hv};
-    case BQ: return {b, 1, hk, hk};
-    case BK: return {b ? b + hk : nullptr, 1, hk, hk};
-    case BV: return {b ? b + 2 * hk : nullptr, 1, hv, hv};
-    case WO: return {const_cast<float*>(wo_.data()), hv, d_.Eo, d_.Eo};
+    case WQ: return {w, d_.E, hq, packed_ ? nt : hq};
+    case WK: return packed_ ? Slot{w + hq, d_.Ek, hk, nt} : Slot{w + d_.E * hq, d_.Ek, hk, hk};
+    case WV: return packed_ ? Slot{w + hq + hk, d_.Ev, hv, nt} : Slot{w + d_.E * hq + d_.Ek * hk, d_.Ev, hv, hv};
+    case BQ: return {b, 1, hq, hq};
+    case BK: return {b ? b + hq : nullptr, 1, hk, hk};
+    case BV: return {b ? b + hq + hk : nullptr, 1, hv, hv};
+    case WO: return {const_cast<float*>(wo_.data()), d_.H * d_.Dv, d_.Eo, d_.Eo};
     case BO: return {d_.bias ? const_cast<float*>(bo_.data()) : nullptr, 1, d_.Eo, d_.Eo};
     default: return {nullptr, 0, 0, 0};
   }
@@ -73,11 +75,11 @@ int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk) {
 
 namespace {
 
-// Where one projection's output columns go: a group of H heads of size D starting at
-// column `col` of the GEMM output; when projecting head-major, stored at `data` as
-// [B, H, L, D].
+// Where one projection's output columns go: a group of `heads` heads of size D starting
+// at column `col` of the GEMM output; when projecting head-major, stored at `data` as
+// [B, heads, L, D].
 struct HeadGroup {
-  int64_t D, col;
+  int64_t heads, D, col;
   float* data;
 };
 
@@ -108,6 +110,7 @@ struct MhaPlan {
   bool head_major = false;
   const int32_t* sequence_lengths = nullptr;  // packed sequences, or null
   int64_t sequences = 0;
+  int64_t kv_heads = 0;  // key/value heads (shape.H / kv_heads query heads share each)
 
   // The shape attention runs on: the whole call, or one packed sequence of `length` rows.
   AttentionShape sequence_shape(int64_t length) const { return {1, shape.H, length, length, shape.Dk, shape.Dv}; }
@@ -124,9 +127,10 @@ struct MhaPlan {
 
 MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in, bool weights) {
   const MhaDims& d = w.dims();
-  const int64_t hk = d.H * d.Dk, hv = d.H * d.Dv;
+  const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.Hkv * d.Dv;
   MhaPlan p;
   p.shape = {in.B, d.H, in.Lq, in.Lk, d.Dk, d.Dv};
+  p.kv_heads = d.Hkv;
   p.sequence_lengths = in.sequence_lengths;
   p.sequences = in.sequences;
   // Long sequences, when the attention probabilities are asked for: project in row chunks
@@ -145,18 +149,20 @@ MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in, bool weights) {
   const bool shared_kv = w.packed() && !self && in.key == in.value;
   const auto wq = w.slot(MhaWeights::WQ), wk = w.slot(MhaWeights::WK), wv = w.slot(MhaWeights::WV);
   const float *bq = w.slot(MhaWeights::BQ).data, *bk = w.slot(MhaWeights::BK).data, *bv = w.slot(MhaWeights::BV).data;
-  const HeadGroup q{d.Dk, 0, nullptr};
+  const HeadGroup q{d.H, d.Dk, 0, nullptr};
   if (self) {
-    p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, 2 * hk + hv, {q, {d.Dk, hk, nullptr}, {d.Dv, 2 * hk, nullptr}},
-                          3};
+    p.jobs[p.n_jobs++] = {
+        in.query, d.E, wq, bq, in.Lq, hq + hk + hv, {q, {d.Hkv, d.Dk, hq, nullptr}, {d.Hkv, d.Dv, hq + hk, nullptr}},
+        3};
     return p;
   }
-  p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, hk, {q}, 1};
+  p.jobs[p.n_jobs++] = {in.query, d.E, wq, bq, in.Lq, hq, {q}, 1};
   if (shared_kv) {
-    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk + hv, {{d.Dk, 0, nullptr}, {d.Dv, hk, nullptr}}, 2};
+    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk + hv, {{d.Hkv, d.Dk, 0, nullptr}, {d.Hkv, d.Dv, hk, nullptr}},
+                          2};
   } else {
-    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk, {{d.Dk, 0, nullptr}}, 1};
-    p.jobs[p.n_jobs++] = {in.value, d.Ev, wv, bv, in.Lk, hv, {{d.Dv, 0, nullptr}}, 1};
+    p.jobs[p.n_jobs++] = {in.key, d.Ek, wk, bk, in.Lk, hk, {{d.Hkv, d.Dk, 0, nullptr}}, 1};
+    p.jobs[p.n_jobs++] = {in.value, d.Ev, wv, bv, in.Lk, hv, {{d.Hkv, d.Dv, 0, nullptr}}, 1};
   }
   return p;
 }
@@ -186,7 +192,7 @@ MhaBuffers carve(const MhaPlan& p, int threads, bool weights, Carver& c) {
 
 // Projects in row chunks and scatters each chunk's heads into the groups' head-major
 // buffers ([B, H, L, D]).
-void project_head_major(const Lease& lease, const Projection& p, int64_t B, int64_t H, float* chunks) {
+void project_head_major(const Lease& lease, const Projection& p, int64_t B, float* chunks) {
   const int64_t rows = B * p.L;
   const int64_t n_chunks = (rows + kProjectChunk - 1) / kProjectChunk;
   lease.parallel_for(n_chunks, [&](int64_t c, int tid) {
@@ -198,8 +204,9 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, int6
       const int64_t b = (r0 + r) / p.L, l = (r0 + r) % p.L;
       for (int g = 0; g < p.n_groups; ++g) {
         const HeadGroup& hg = p.groups[g];
-        for (int64_t h = 0; h < H; ++h)
-          std::memcpy(hg.data + ((b * H + h) * p.L + l) * hg.D, y + r * p.N + hg.col + h * hg.D, sizeof(float) * hg.D);
+        for (int64_t h = 0; h < hg.heads; ++h)
+          std::memcpy(hg.data + ((b * hg.heads + h) * p.L + l) * hg.D, y + r * p.N + hg.col + h * hg.D,
+                      sizeof(float) * hg.D);
       }
     }
   });
@@ -208,7 +215,7 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, int6
 // Runs the plan's projections; heads[0..2] (Q, K, V) then address them either
 // head-major or as column slices of each projection's [B·L, N] output, read in place.
 void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn heads[3]) {
-  const int64_t B = p.shape.B, H = p.shape.H;
+  const int64_t B = p.shape.B;
   int next = 0;
   for (int j = 0; j < p.n_jobs; ++j) {
     Projection& job = p.jobs[j];
@@ -217,12 +224,12 @@ void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn 
       float* dst = buf.projected[j];
       for (int g = 0; g < job.n_groups; ++g) {
         job.groups[g].data = dst;
-        dst += rows * H * job.groups[g].D;
+        dst += rows * job.groups[g].heads * job.groups[g].D;
       }
-      project_head_major(lease, job, B, H, buf.chunks);
+      project_head_major(lease, job, B, buf.chunks);
       for (int g = 0; g < job.n_groups; ++g) {
         const int64_t D = job.groups[g].D;
-        heads[next++] = {job.groups[g].data, H * job.L * D, job.L * D, D};
+        heads[next++] = {job.groups[g].data, job.groups[g].heads * job.L * D, job.L * D, D};
       }
     } else {
       gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
@@ -233,6 +240,36 @@ void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn 
   }
 }
 
+// Attention over all heads. With grouped-query heads (kv_heads < H), each group of
+// H / kv_heads query heads shares one key/value head: it runs as its own call in which the
+// keys' and values' head stride is 0, so every query head of the group reads the same
+// rows. Nothing is expanded in memory.
+void attend(const Lease& lease, const AttentionShape& s, int64_t kv_heads, const HeadsIn heads[3], const HeadsOut& o,
+            const AttentionParams& params, float* scratch) {
+  if (kv_heads == s.H) {
+    attention_heads(lease, s, heads[0], heads[1], heads[2], o, params, scratch);
+    return;
+  }
+  const int64_t G = s.H / kv_heads;
+  AttentionShape group = s;
+  group.H = G;
+  for (int64_t g = 0; g < kv_heads; ++g) {
+    HeadsIn q = heads[0], k = heads[1], v = heads[2];
+    q.data += g * G * q.head_stride;
+    k.data += g * k.head_stride;
+    v.data += g * v.head_stride;
+    k.head_stride = v.head_stride = 0;
+    HeadsOut og = o;
+    og.data += g * G * og.head_stride;
+    AttentionParams p = params;
+    if (p.mask.kind != MaskKind::None) {
+      const int64_t offset = g * G * p.mask.head_stride;
+      p.mask.data = static_cast<const char*>(p.mask.data) + offset * (p.mask.kind == MaskKind::Bool ? 1 : 4);
+    }
+    attention_heads(lease, group, q, k, v, og, p, scratch);
+  }
+}
+
 }  // namespace
 
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
@@ -240,6 +277,7 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   const MhaDims& d = w.dims();
   const int64_t rows_q = checked_product({in.B, in.Lq}), rows_k = checked_product({in.B, in.Lk});
   if (in.B < 1 || in.Lq < 1 || in.Lk < 1 || rows_q < 0 || rows_k < 0) return Status::InvalidArgument;
+  if (d.Hkv != d.H && params.weights) return Status::InvalidArgument;  // probabilities: plain MHA only
   if (in.sequence_lengths) {
     // One packed row of sequences that tile it exactly; no per-row key lengths or weights.
     if (in.B != 1 || in.Lq != in.Lk || in.sequences < 1 || params.key_lengths || params.weights)
@@ -270,7 +308,7 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   const int64_t hv = d.H * d.Dv;
   const HeadsOut merged{buf.merged, in.Lq * hv, d.Dv, hv};
   if (!plan.sequence_lengths) {
-    attention_heads(lease, plan.shape, heads[0], heads[1], heads[2], merged, params, buf.scratch);
+    attend(lease, plan.shape, plan.kv_heads, heads, merged, params, buf.scratch);
   } else {
     // Packed sequences: each is its own attention over rows [start, start + length) of
     // every head, reached by offsetting the row pointers; nothing else moves.
@@ -288,7 +326,8 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
         const int64_t offset = start * (p.mask.query_stride + p.mask.key_stride);
         p.mask.data = static_cast<const char*>(p.mask.data) + offset * (p.mask.kind == MaskKind::Bool ? 1 : 4);
       }
-      attention_heads(lease, plan.sequence_shape(length), at(heads[0]), at(heads[1]), at(heads[2]), o, p, buf.scratch);
+      const HeadsIn rows[3] = {at(heads[0]), at(heads[1]), at(heads[2])};
+      attend(lease, plan.sequence_shape(length), plan.kv_heads, rows, o, p, buf.scratch);
       start += length;
     }
   }

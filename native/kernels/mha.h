@@ -12,9 +12,11 @@ namespace na {
 
 // The layer's sizes, in one naming scheme: E query features, Ek key input features,
 // Ev value input features, Eo output features (lib/'s embedDim, kdim, vdim, outputDim);
-// H heads of Dk query/key features and Dv value features each.
+// H query heads of Dk query/key features; Hkv key/value heads (Hkv divides H: query head
+// h reads key/value head h / (H / Hkv), grouped-query attention; Hkv = H is plain
+// multi-head attention) of Dk key and Dv value features each.
 struct MhaDims {
-  int64_t E, Ek, Ev, Eo, H, Dk, Dv;
+  int64_t E, Ek, Ev, Eo, H, Hkv, Dk, Dv;
   bool bias;
 };
 
@@ -52,7 +54,8 @@ class MhaWeights {
   std::vector<float> wo_, bo_;
 };
 
-// Every size >= 1, every GEMM dimension within BLAS's int, at most kMaxParameters weights.
+// Every size >= 1, Hkv divides H, every GEMM dimension within BLAS's int, at most
+// kMaxParameters weights.
 Status mha_check_dims(const MhaDims& d);
 
 struct MhaInputs {
@@ -67,7 +70,8 @@ struct MhaInputs {
   int64_t sequences = 0;
 };
 
-// out: [B, Lq, Eo]. params.weights, when set, receives [B, H, Lq, Lk] probabilities.
+// out: [B, Lq, Eo]. params.weights, when set, receives [B, H, Lq, Lk] probabilities
+// (layers with Hkv = H only).
 // `params.scale` is the softmax scale. Workspace comes from the process pool.
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
                    float* out);

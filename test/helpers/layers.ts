@@ -12,6 +12,7 @@ export function refConfig(layer: MultiHeadAttention): RefMhaConfig {
   return {
     embedDim: layer.embedDim,
     numHeads: layer.numHeads,
+    numKvHeads: layer.numKvHeads,
     keyDim: layer.keyDim,
     valueDim: layer.valueDim,
     kdim: layer.kdim,

@@ -162,6 +162,8 @@ export function referenceSdpa(q: Numbers, k: Numbers, v: Numbers, shapes: SdpaSh
 export interface RefMhaConfig {
   embedDim: number;
   numHeads: number;
+  /** Key/value heads (default numHeads): query head h reads key/value head floor(h / (H / Hkv)). */
+  numKvHeads?: number;
   keyDim: number;
   valueDim: number;
   kdim: number;
@@ -217,6 +219,19 @@ function mergeHeads(x: Float64Array, B: number, L: number, H: number, D: number)
   return out;
 }
 
+/** [B, Hkv, ...] → [B, Hkv·G, ...] with each head repeated G times (repeat_interleave). */
+function repeatHeads(x: Float64Array, B: number, Hkv: number, G: number, plane: number): Float64Array {
+  if (G === 1) return x;
+  const out = new Float64Array(B * Hkv * G * plane);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hkv * G; h++)
+      out.set(
+        x.subarray((b * Hkv + Math.floor(h / G)) * plane, (b * Hkv + Math.floor(h / G) + 1) * plane),
+        (b * Hkv * G + h) * plane,
+      );
+  return out;
+}
+
 /**
  * Multi-head attention in float64: project, split heads, SDPA, merge, output projection.
  * query [B, Lq, E] or [Lq, E]; key/value default to query/key (like the layer).
@@ -231,6 +246,7 @@ export function referenceMha(
   options: RefMhaOptions = {},
 ): RefResult {
   const { embedDim: E, numHeads: H, keyDim: Dk, valueDim: Dv, kdim, vdim, outputDim: O, useBias, scale } = config;
+  const Hkv = config.numKvHeads ?? H;
   const k = key ?? query;
   const v = value ?? k;
   const batched = query.shape.length === 3;
@@ -258,8 +274,8 @@ export function referenceMha(
     qIn = sel;
   }
   const qp = linear(qIn, B * R, E, w('wq'), H * Dk, bias('bq'));
-  const kp = linear(k.data, B * Lk, kdim, w('wk'), H * Dk, bias('bk'));
-  const vp = linear(v.data, B * Lk, vdim, w('wv'), H * Dv, bias('bv'));
+  const kp = linear(k.data, B * Lk, kdim, w('wk'), Hkv * Dk, bias('bk'));
+  const vp = linear(v.data, B * Lk, vdim, w('wv'), Hkv * Dv, bias('bv'));
 
   // Full-length query heads with only the selected rows filled: sdpaCore reads just those.
   const qh = new Float64Array(B * H * Lq * Dk);
@@ -270,8 +286,9 @@ export function referenceMha(
         const i = rows ? rows[r]! : r;
         for (let d = 0; d < Dk; d++) qh[((b * H + h) * Lq + i) * Dk + d] = qSplit[((b * H + h) * R + r) * Dk + d]!;
       }
-  const kh = splitHeads(kp, B, Lk, H, Dk);
-  const vh = splitHeads(vp, B, Lk, H, Dv);
+  // Grouped-query heads: repeat each key/value head for its H / Hkv query heads.
+  const kh = repeatHeads(splitHeads(kp, B, Lk, Hkv, Dk), B, Hkv, H / Hkv, Lk * Dk);
+  const vh = repeatHeads(splitHeads(vp, B, Lk, Hkv, Dv), B, Hkv, H / Hkv, Lk * Dv);
   const att = sdpaCore(qh, kh, vh, { B, H, Lq, Lk, Dk, Dv }, { ...options, scale }, rows);
   const merged = mergeHeads(att.output, B, R, H, Dv);
   const output = linear(merged, B * R, H * Dv, w('wo'), O, bias('bo'));

@@ -36,7 +36,7 @@ class LyingF32 extends Float32Array {
 // The argument lists, valid first; each case overrides some positions.
 
 // new MultiHeadAttention({ E=8, H=2, Dk=4, Dv=3, kdim=6, vdim=5, O=7, useBias, scale })
-const LAYER = { embedDim: 8, numHeads: 2, keyDim: 4, valueDim: 3, kdim: 6, vdim: 5, outputDim: 7, useBias: true, scale: 0.5 };
+const LAYER = { embedDim: 8, numHeads: 2, numKvHeads: 2, keyDim: 4, valueDim: 3, kdim: 6, vdim: 5, outputDim: 7, useBias: true, scale: 0.5 };
 const layer = new native.MultiHeadAttention(...P('layer', LAYER));
 // Raw layers start with zero weights: give this one some, so "still works" means something.
 for (const [i, [name, n]] of [['wq', 8 * 8], ['bq', 8], ['wk', 6 * 8], ['bk', 8], ['wv', 5 * 6], ['bv', 6], ['wo', 6 * 7], ['bo', 7]].entries()) {
@@ -97,6 +97,11 @@ const cases = [
   ['layer: 2^34 parameters (E = kdim = vdim = O = 2^16)', L({ embedDim: 2 ** 16, numHeads: 1, keyDim: 2 ** 16, valueDim: 2 ** 16, kdim: 2 ** 16, vdim: 2 ** 16, outputDim: 2 ** 16 }), 'error'],
   ['layer: outputDim 2^31 - 1 (weights beyond 2^40)', L({ outputDim: 2 ** 31 - 1 }), 'error'],
   ['layer: useBias "yes"', L({ useBias: 'yes' }), 'error'],
+  ['layer: numKvHeads 3 (not dividing numHeads 2)', L({ numKvHeads: 3 }), 'error'],
+  ['layer: numKvHeads 0', L({ numKvHeads: 0 }), 'error'],
+  ['layer: numKvHeads "1"', L({ numKvHeads: '1' }), 'error'],
+  ['control: layer numKvHeads 1 (multi-query)', L({ numKvHeads: 1 }), 'ok'],
+  ['forward: weightsOut on a multi-query layer', () => new native.MultiHeadAttention(...P('layer', { ...LAYER, numKvHeads: 1 })).forward(...P('forward', { ...fwd(), weightsOut: new Float32Array(48) })), 'error'],
   ['layer: scale NaN', L({ scale: NaN }), 'error'],
   ['layer: scale -Infinity', L({ scale: -Infinity }), 'error'],
   ['layer: scale missing', L({ scale: undefined }), 'error'],
@@ -309,7 +314,7 @@ async function runCases() {
 
 // A layer and a self-attention call large enough to still be running when a hazard strikes.
 const bigLayer = (E, heads = 4) =>
-  P('layer', { embedDim: E, numHeads: heads, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 });
+  P('layer', { embedDim: E, numHeads: heads, numKvHeads: heads, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 });
 const bigCall = (q, B, L, out) => P('forward', { query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, ...NO_MASK, out });
 
 function bigLayerCall(nativeMod, count) {
@@ -330,7 +335,7 @@ const WORKER_SOURCE = `
   const native = require(workerData.binary);
   const E = 128, B = 2, L = 512;
   const P = (entry, o) => native.argNames[entry].map((n) => o[n]);
-  const l = new native.MultiHeadAttention(...P('layer', { embedDim: E, numHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 }));
+  const l = new native.MultiHeadAttention(...P('layer', { embedDim: E, numHeads: 4, numKvHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 }));
   const q = new Float32Array(B * L * E).map((_, i) => Math.sin(i));
   const call = { query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, mask: null, maskStrides: [0, 0, 0, 0], causal: false, keyLengths: null, weightsOut: null };
   for (let i = 0; i < 6; i++) l.forwardAsync(...P('forward', { ...call, out: new Float32Array(B * L * E) })).catch(() => {});

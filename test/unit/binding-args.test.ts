@@ -12,6 +12,7 @@ const attention = { mask: true, maskStrides: true, causal: true, keyLengths: tru
 const layer: Fields<LayerArgs> = {
   embedDim: true,
   numHeads: true,
+  numKvHeads: true,
   keyDim: true,
   valueDim: true,
   kdim: true,

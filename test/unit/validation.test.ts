@@ -146,7 +146,7 @@ describe('unknown option names are refused, naming the key and the nearest valid
     [
       'constructor',
       () => new MultiHeadAttention({ embedDim: 8, numHeads: 2, numKVHeads: 1 } as never),
-      'MultiHeadAttention: options: unknown option "numKVHeads"; did you mean "numHeads"?',
+      'MultiHeadAttention: options: unknown option "numKVHeads"; did you mean "numKvHeads"?',
     ],
     [
       'constructor (typo)',
