@@ -126,21 +126,17 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
   const useBias = biases.some((b) => b !== undefined);
   const zeros = (size: number): Tensor => ({ data: new Float32Array(size), shape: [size] });
 
-  const rep = H / Hkv;
-  const weights: Weights = {
-    wq: fromLinear(q),
-    wk: repeatHeads(fromLinear(k), Hkv, keyDim, rep),
-    wv: repeatHeads(fromLinear(v), Hkv, valueDim, rep),
-    wo: fromLinear(out),
-  };
+  // Grouped-query layers keep their Hkv key/value heads (numKvHeads): nothing is expanded.
+  const weights: Weights = { wq: fromLinear(q), wk: fromLinear(k), wv: fromLinear(v), wo: fromLinear(out) };
   if (useBias) {
-    weights.bq = biases[0] ? { data: biases[0].data.slice(), shape: [qOut] } : zeros(qOut);
-    weights.bk = repeatHeads(biases[1] ?? zeros(kOut), Hkv, keyDim, rep);
-    weights.bv = repeatHeads(biases[2] ?? zeros(v.shape[0]!), Hkv, valueDim, rep);
-    weights.bo = biases[3] ? { data: biases[3].data.slice(), shape: [outputDim] } : zeros(outputDim);
+    const copy = (b: Tensor | undefined, size: number): Tensor => (b ? { data: b.data.slice(), shape: [size] } : zeros(size));
+    weights.bq = copy(biases[0], qOut);
+    weights.bk = copy(biases[1], kOut);
+    weights.bv = copy(biases[2], v.shape[0]!);
+    weights.bo = copy(biases[3], outputDim);
   }
   const [kdim, vdim] = [k.shape[1]!, v.shape[1]!];
-  const sizes = { embedDim: E, numHeads: H, keyDim, valueDim, kdim, vdim, outputDim, useBias };
+  const sizes = { embedDim: E, numHeads: H, numKvHeads: Hkv, keyDim, valueDim, kdim, vdim, outputDim, useBias };
   return buildLayer({ ...sizes, ...pickOverrides(FROM, o) }, weights);
 
   function mustGet(d: typeof dict, name: string, shape: (number | string)[]): Tensor {
@@ -148,22 +144,6 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
     if (t === undefined) throw rangeError(FROM, `a tensor named ${JSON.stringify(name)}`, 'none');
     return checkFloat(FROM, name, t, shape);
   }
-}
-
-/** Columns (or a bias) of Hkv heads of size d → H = Hkv·rep heads, head h from kv head ⌊h / rep⌋. */
-function repeatHeads(t: Tensor, Hkv: number, d: number, rep: number): Tensor {
-  if (rep === 1) return t.shape.length === 1 ? { data: t.data.slice(), shape: [...t.shape] } : t;
-  const rows = t.shape.length === 2 ? t.shape[0]! : 1;
-  const cols = Hkv * d;
-  const H = Hkv * rep;
-  const out = new Float32Array(rows * H * d);
-  for (let r = 0; r < rows; r++) {
-    for (let h = 0; h < H; h++) {
-      const g = Math.floor(h / rep);
-      out.set(t.data.subarray(r * cols + g * d, r * cols + (g + 1) * d), r * H * d + h * d);
-    }
-  }
-  return { data: out, shape: t.shape.length === 2 ? [rows, H * d] : [H * d] };
 }
 
 export interface ToHuggingFaceOptions {

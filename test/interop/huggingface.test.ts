@@ -72,7 +72,7 @@ describe('fromHuggingFace: LLaMA-style (o_proj, no biases, grouped-query attenti
 });
 
 describe('fromHuggingFace: grouped-query attention with biases (Qwen2-style)', () => {
-  it('equals the same block with its kv heads written out in full', () => {
+  it('keeps its kv heads (numKvHeads) and computes what the block with them written out in full does', () => {
     const E = 8,
       H = 4,
       Hkv = 2,
@@ -103,8 +103,20 @@ describe('fromHuggingFace: grouped-query attention with biases (Qwen2-style)', (
     for (const n of ['k_proj.weight', 'k_proj.bias', 'v_proj.weight', 'v_proj.bias']) full[n] = expand(gqa[n]!);
     const a = fromHuggingFace(gqa, { numHeads: H });
     const b = fromHuggingFace(full, { numHeads: H });
-    for (const n of a.weightNames) expectBitwise(a.getWeights()[n]!.data, b.getWeights()[n]!.data);
+    expect([a.numKvHeads, b.numKvHeads]).toEqual([Hkv, H]);
+    expect(a.weightShapes().wk).toEqual([E, Hkv * d]); // nothing expanded
+    for (const n of ['wq', 'bq', 'wo'] as const) expectBitwise(a.getWeights()[n]!.data, b.getWeights()[n]!.data);
     expect(a.getWeights().bo!.data.every((v) => v === 0)).toBe(true); // o_proj has no bias
+    const x = { data: rnd(3 * 5 * E, 8), shape: [3, 5, E] };
+    for (const causal of [false, true]) {
+      const ya = a.forward(x, null, null, { causal }).data;
+      const yb = b.forward(x, null, null, { causal }).data;
+      for (let i = 0; i < ya.length; i++) expect(Math.abs(ya[i]! - yb[i]!)).toBeLessThan(1e-6);
+    }
+    // And it exports its kv heads as they came.
+    const back = toHuggingFace(a, { style: 'llama' });
+    expect(back['k_proj.weight']!.shape).toEqual([Hkv * d, E]);
+    expectBitwise(back['k_proj.weight']!.data, gqa['k_proj.weight']!.data);
   });
 });
 
