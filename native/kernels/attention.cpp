@@ -27,7 +27,7 @@ int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool) {
 Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
                        const HeadsOut& o) {
   for (int64_t d : {s.B, s.H, s.Lq, s.Lk, s.Dk, s.Dv})
-    if (d < 0) return Status::InvalidArgument;
+    if (d < 1) return Status::InvalidArgument;  // every size >= 1 (attention_heads relies on it)
   for (int64_t d : {s.Lq, s.Lk, s.Dk, s.Dv, q.row_stride, k.row_stride, v.row_stride, o.row_stride})
     if (d > kBlasIntMax) return Status::TooLarge;
   if (q.row_stride < s.Dk || k.row_stride < s.Dk || v.row_stride < s.Dv || o.row_stride < s.Dv)
@@ -139,13 +139,8 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
         q.data + b * q.batch_stride + h * q.head_stride + i0 * q.row_stride;  // [rows, Dk], ld q.row_stride
     const float* Kp = k.data + b * k.batch_stride + h * k.head_stride;        // [cols, Dk], ld k.row_stride
     if (cols > 0) {
-      if (s.Dk > 0) {
-        // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
-        sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row_stride), Kp, int(k.row_stride), 0.0f, S,
-              int(lds));
-      } else {
-        for (int r = 0; r < rows; ++r) std::memset(S + r * lds, 0, sizeof(float) * cols);
-      }
+      // S[rows, cols] = scale · Q_blk · K[:cols]ᵀ: keys past `cols` are skipped, not computed.
+      sgemm(true, rows, int(cols), int(s.Dk), p.scale, Qp, int(q.row_stride), Kp, int(k.row_stride), 0.0f, S, int(lds));
     }
     for (int r = 0; r < rows; ++r) {
       const int64_t i = i0 + r;

@@ -56,7 +56,7 @@ int64_t attention_query_block(int64_t Lq, int64_t Lk);
 // overflows.
 int64_t attention_scratch_floats(const AttentionShape& s, int threads, bool weights);
 
-// Checks the BLAS int limits of every product this shape implies.
+// Checks that every size is at least 1 and within the BLAS int limits of every product.
 Status attention_check(const AttentionShape& s, const HeadsIn& q, const HeadsIn& k, const HeadsIn& v,
                        const HeadsOut& o);
 
