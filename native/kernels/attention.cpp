@@ -42,9 +42,7 @@ MaskRow mask_row(const MaskSpec& m, int64_t b, int64_t h, int64_t i) {
   r.kind = m.kind;
   r.stride = m.key_stride;
   if (m.kind == MaskKind::None) return r;
-  const int64_t off = b * m.batch_stride + h * m.head_stride + i * m.query_stride;
-  const size_t elem = m.kind == MaskKind::Bool ? 1 : sizeof(float);
-  r.data = static_cast<const char*>(m.data) + off * int64_t(elem);
+  r.data = m.at(b * m.batch_stride + h * m.head_stride + i * m.query_stride);
   return r;
 }
 
@@ -69,7 +67,6 @@ void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, 
   const int64_t per_thread = fk.scratch_floats(s.Lk, s.Dk, s.Dv);
   const int threads = lease.threads();
   for (int t = 0; t < threads; ++t) flash_reset_scratch(scratch + t * per_thread);
-  const int64_t esize = p.mask.kind == MaskKind::Bool ? 1 : int64_t(sizeof(float));
 
   lease.parallel_for(tasks, [&](int64_t t, int tid) {
     int64_t blk = t % blocks;
@@ -99,8 +96,7 @@ void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, 
     ft.mask_query_stride = p.mask.query_stride;
     ft.mask_key_stride = p.mask.key_stride;
     if (p.mask.kind != MaskKind::None) {
-      const int64_t off = b * p.mask.batch_stride + h * p.mask.head_stride + ft.i0 * p.mask.query_stride;
-      ft.mask = static_cast<const char*>(p.mask.data) + off * esize;
+      ft.mask = p.mask.at(b * p.mask.batch_stride + h * p.mask.head_stride + ft.i0 * p.mask.query_stride);
     }
     ft.head_tag = b * s.H + h;
     fk.run(ft, scratch + tid * per_thread);

@@ -31,6 +31,11 @@ struct MaskSpec {
   MaskKind kind = MaskKind::None;
   const void* data = nullptr;
   int64_t batch_stride = 0, head_stride = 0, query_stride = 0, key_stride = 0;
+
+  // The address `elements` elements (of this mask's type) past data.
+  const void* at(int64_t elements) const {
+    return static_cast<const char*>(data) + elements * (kind == MaskKind::Bool ? 1 : int64_t(sizeof(float)));
+  }
 };
 
 struct AttentionShape {

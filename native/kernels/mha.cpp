@@ -262,10 +262,7 @@ void attend(const Lease& lease, const AttentionShape& s, int64_t kv_heads, const
     HeadsOut og = o;
     og.data += g * G * og.head_stride;
     AttentionParams p = params;
-    if (p.mask.kind != MaskKind::None) {
-      const int64_t offset = g * G * p.mask.head_stride;
-      p.mask.data = static_cast<const char*>(p.mask.data) + offset * (p.mask.kind == MaskKind::Bool ? 1 : 4);
-    }
+    if (p.mask.kind != MaskKind::None) p.mask.data = p.mask.at(g * G * p.mask.head_stride);
     attention_heads(lease, group, q, k, v, og, p, scratch);
   }
 }
@@ -322,10 +319,7 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
       HeadsOut o = merged;
       o.data += start * o.row_stride;
       AttentionParams p = params;  // a mask over [1, H, T, T] is read at this diagonal block
-      if (p.mask.kind != MaskKind::None) {
-        const int64_t offset = start * (p.mask.query_stride + p.mask.key_stride);
-        p.mask.data = static_cast<const char*>(p.mask.data) + offset * (p.mask.kind == MaskKind::Bool ? 1 : 4);
-      }
+      if (p.mask.kind != MaskKind::None) p.mask.data = p.mask.at(start * (p.mask.query_stride + p.mask.key_stride));
       const HeadsIn rows[3] = {at(heads[0]), at(heads[1]), at(heads[2])};
       attend(lease, plan.sequence_shape(length), plan.kv_heads, rows, o, p, buf.scratch);
       start += length;
