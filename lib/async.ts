@@ -3,6 +3,17 @@
 // application's fs, dns, zlib and crypto work never waits behind attention) and settles
 // the Promise on this thread.
 
+import type { Tensor } from './tensor';
+
+/**
+ * The result function of an async call that returns one tensor. A module-level function,
+ * so that the closure holds the output only: made inside the caller's async method, it
+ * would hold that call's context, inputs included, until the call settles.
+ */
+export function tensorResult(data: Float32Array, shape: number[]): () => Tensor {
+  return () => ({ data, shape });
+}
+
 /**
  * Starts a native async call and returns a Promise of its result. `start` validates,
  * calls the binding and returns its Promise plus a function that builds the result from

@@ -1,7 +1,7 @@
 // MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
 import type { ForwardArgs } from '../binding';
 import { resolveAttentionOptions, resolveSequenceLengths, type AttentionOptions } from './attention-options';
-import { runAsync } from './async';
+import { runAsync, tensorResult } from './async';
 import { native, type NativeLayer } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
 import { sizeOf } from './layout';
@@ -123,15 +123,6 @@ const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   scale: true,
   seed: true,
 });
-
-/**
- * The function that gives an async call's result. A module-level function, so that the
- * closure it returns holds the outputs only: made inside forwardAsync, it would hold
- * that call's context, inputs included, until the call settles.
- */
-function outputTensor(outputs: Outputs): () => Tensor {
-  return () => ({ data: outputs.out, shape: outputs.outputShape });
-}
 
 function optionalDim(options: Readonly<Record<string, unknown>>, name: string, fallback: number): number {
   return checkLayerDim(name, options[name] === undefined ? fallback : options[name]);
@@ -281,7 +272,7 @@ export class MultiHeadAttention {
   forwardAsync(query: Tensor, key?: Tensor | null, value?: Tensor | null, options?: ForwardOptions): Promise<Tensor> {
     return runAsync(() => {
       const { args, outputs } = this.#prepare(query, key, value, options, false);
-      return [this.#layer.forwardAsync(args), outputTensor(outputs)];
+      return [this.#layer.forwardAsync(args), tensorResult(outputs.out, outputs.outputShape)];
     });
   }
 
@@ -306,7 +297,7 @@ export class MultiHeadAttention {
   }
 
   // Made here, not inline in forwardWithWeightsAsync: a closure there would keep that
-  // call's inputs reachable until it settles (see outputTensor).
+  // call's inputs reachable until it settles (see tensorResult).
   #weightsResult(outputs: Outputs, average: boolean): () => OutputWithWeights {
     return () => this.#withWeights(outputs, average);
   }

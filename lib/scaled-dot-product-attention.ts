@@ -1,7 +1,7 @@
 // The functional core on already projected heads: softmax(scale · Q·Kᵀ + mask) · V.
 import type { SdpaArgs } from '../binding';
 import { resolveAttentionOptions, type AttentionOptions } from './attention-options';
-import { runAsync } from './async';
+import { runAsync, tensorResult } from './async';
 import { native } from './binding';
 import type { Tensor } from './tensor';
 import { checkFloat32, checkOptionsObject, checkTensor, expectShape, optionKeys, outputArray } from './validate';
@@ -68,11 +68,6 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
 export function scaledDotProductAttentionAsync(q: Tensor, k: Tensor, v: Tensor, options?: SdpaOptions): Promise<Tensor> {
   return runAsync(() => {
     const { args, shape } = prepare(q, k, v, options);
-    return [native.scaledDotProductAttentionAsync(args), outputTensor(args.out, shape)];
+    return [native.scaledDotProductAttentionAsync(args), tensorResult(args.out, shape)];
   });
-}
-
-/** A module-level function, so that the closure holds the output only (not q, k, v). */
-function outputTensor(data: Float32Array, shape: number[]): () => Tensor {
-  return () => ({ data, shape });
 }

@@ -3,7 +3,7 @@
 import { rangeError, typeError } from './errors';
 import { MultiHeadAttention, type Weights } from './multi-head-attention';
 import type { MaskTensor, Tensor } from './tensor';
-import { checkDim, checkOptionsObject } from './validate';
+import { checkDim, checkOptionsObject, optionKeys } from './validate';
 
 export interface SelfAttentionOptions {
   seed?: number;
@@ -22,7 +22,11 @@ export class SelfAttention {
     this.heads = checkDim('heads', heads);
     if (embedSize % heads !== 0) throw rangeError('heads', `a divisor of embedSize (${embedSize})`, `${heads}`);
     this.headDim = embedSize / heads;
-    const o = checkOptionsObject('SelfAttention: options', options, ['seed', 'useBias']);
+    const o = checkOptionsObject(
+      'SelfAttention: options',
+      options,
+      optionKeys<SelfAttentionOptions>()({ seed: true, useBias: true }),
+    );
     this.attention = new MultiHeadAttention({
       embedDim: embedSize,
       numHeads: heads,
