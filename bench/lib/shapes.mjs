@@ -6,6 +6,20 @@
 //   decode   D1, D8: one new token per sequence against a cache of `past` tokens; grouped-query
 //            attention (Hkv key/value heads), no biases
 //   prefill  P1: causal grouped-query self-attention with rotary embeddings (rotate-half), no biases
+// One decode step: a new token per sequence attending to 1024 cached ones (D8: 8 sequences).
+const D1_STEP = {
+  kind: 'decode',
+  B: 1,
+  Lq: 1,
+  past: 1024,
+  Lk: 1025,
+  E: 2048,
+  H: 32,
+  Hkv: 8,
+  bias: false,
+  what: 'decode step, GQA, 1024 cached',
+};
+
 export const SHAPES = {
   // T0 times batches of `inner` calls per repetition: a single microsecond call is below
   // the timer's resolution and dominated by the interleaved peers' cache pollution.
@@ -29,30 +43,8 @@ export const SHAPES = {
     rotaryBase: 10000,
     what: 'causal GQA prefill with rotary',
   },
-  D1: {
-    kind: 'decode',
-    B: 1,
-    Lq: 1,
-    past: 1024,
-    Lk: 1025,
-    E: 2048,
-    H: 32,
-    Hkv: 8,
-    bias: false,
-    what: 'decode step, GQA, 1024 cached',
-  },
-  D8: {
-    kind: 'decode',
-    B: 8,
-    Lq: 1,
-    past: 1024,
-    Lk: 1025,
-    E: 2048,
-    H: 32,
-    Hkv: 8,
-    bias: false,
-    what: 'decode step ×8, GQA, 1024 cached',
-  },
+  D1: D1_STEP,
+  D8: { ...D1_STEP, B: 8, what: 'decode step ×8, GQA, 1024 cached' },
 };
 export const BASE_ORDER = ['T0', 'S1', 'S4', 'S2', 'S5', 'S3'];
 export const SERVER_ORDER = ['M1', 'M2', 'P1', 'D1', 'D8'];

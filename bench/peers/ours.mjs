@@ -26,8 +26,9 @@ export function setThreads(n) {
 // Server cases (c.shape.kind): padded → { keyLengths }, causal → { causal: true } (bottom-right
 // aligned; Lq = Lk here). Decode and GQA-prefill cases need features that are not built yet: see
 // detectFeatures and prepareServer below.
-export function makeMha(c) {
-  const { B, Lq, Lk, E, H } = c.shape;
+// A layer of the case's size holding the case's weights (E×E projections with biases).
+function layerFromCase(c) {
+  const { E, H } = c.shape;
   const W = c.weights;
   const mha = new na.MultiHeadAttention({ embedDim: E, numHeads: H, seed: 1 });
   const t = (data, shape) => na.tensor(data, shape);
@@ -41,6 +42,13 @@ export function makeMha(c) {
     wo: t(W.wo, [E, E]),
     bo: t(W.bo, [E]),
   });
+  return mha;
+}
+
+export function makeMha(c) {
+  const { B, Lq, Lk, E } = c.shape;
+  const mha = layerFromCase(c);
+  const t = (data, shape) => na.tensor(data, shape);
   const query = t(c.query, [B, Lq, E]);
   const kv = c.memory ? t(c.memory, [B, Lk, E]) : query; // self-attention: key = value = query
   const o =
@@ -275,24 +283,13 @@ export const oursPacked = {
   notBuilt: () => notBuilt('packed'),
   async prepare(c, threads) {
     setThreads(threads);
-    const { B, Lq, E, H } = c.shape;
-    const W = c.weights;
+    const { B, Lq, E } = c.shape;
     const lens = c.keyLengths;
     const total = lens.reduce((a, b) => a + b, 0);
     const x = new Float32Array(total * E);
     for (let b = 0, o = 0; b < B; o += lens[b], b++) x.set(c.query.subarray(b * Lq * E, (b * Lq + lens[b]) * E), o * E);
-    const mha = new na.MultiHeadAttention({ embedDim: E, numHeads: H, seed: 1 });
+    const mha = layerFromCase(c);
     const t = (data, shape) => na.tensor(data, shape);
-    mha.setWeights({
-      wq: t(W.wq, [E, E]),
-      bq: t(W.bq, [E]),
-      wk: t(W.wk, [E, E]),
-      bk: t(W.bk, [E]),
-      wv: t(W.wv, [E, E]),
-      bv: t(W.bv, [E]),
-      wo: t(W.wo, [E, E]),
-      bo: t(W.bo, [E]),
-    });
     const x2d = t(x, [total, E]);
     const o = { sequenceLengths: Int32Array.from(lens) };
     return {
