@@ -74,3 +74,27 @@ export function expectIdentical(a: Float32Array, b: Float32Array, what = 'output
   }
   expect(first, `${what}: first difference at ${first} (${a[first]} vs ${b[first]})`).toBe(-1);
 }
+
+/**
+ * Mask shapes that broadcast to [B, H, Lq, Lk] = [2, 3, 4, 5]: every pattern of missing
+ * and size-1 axes the numerical suites check.
+ */
+export const MASK_SHAPES: readonly number[][] = [
+  [5],
+  [1],
+  [4, 5],
+  [1, 5],
+  [4, 1],
+  [3, 4, 5],
+  [3, 1, 5],
+  [3, 4, 1],
+  [1, 4, 5],
+  [2, 1, 1, 5],
+  [2, 3, 4, 5],
+  [2, 1, 4, 5],
+  [1, 3, 1, 5],
+  [1, 1, 4, 1],
+  [2, 3, 1, 1],
+  [1, 1, 1, 1],
+  [1, 1, 1, 5],
+];

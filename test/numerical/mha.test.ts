@@ -12,7 +12,7 @@ import {
   randomTensor,
   referenceMha,
 } from '../helpers/reference';
-import { expectClose, expectFinite, expectIdentical, makeLayer, poisoned } from '../helpers/layers';
+import { MASK_SHAPES, expectClose, expectFinite, expectIdentical, makeLayer, poisoned } from '../helpers/layers';
 
 type MaskKind = 'none' | 'bool' | 'additive';
 
@@ -212,26 +212,6 @@ describe('option matrix', () => {
 
 // ---------------------------------------------------------------------------------------
 // Mask shapes: anything that broadcasts to [B, H, Lq, Lk] = [2, 3, 4, 5].
-
-const MASK_SHAPES: number[][] = [
-  [5],
-  [1],
-  [4, 5],
-  [1, 5],
-  [4, 1],
-  [3, 4, 5],
-  [3, 1, 5],
-  [3, 4, 1],
-  [1, 4, 5],
-  [2, 1, 1, 5],
-  [2, 3, 4, 5],
-  [2, 1, 4, 5],
-  [1, 3, 1, 5],
-  [1, 1, 4, 1],
-  [2, 3, 1, 1],
-  [1, 1, 1, 1],
-  [1, 1, 1, 5],
-];
 
 describe('mask shapes', () => {
   const { layer, weights, config } = makeLayer({ embedDim: 12, numHeads: 3 }, 14);

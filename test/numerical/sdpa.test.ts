@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { scaledDotProductAttention, scaledDotProductAttentionAsync, type SdpaOptions } from '../../lib/index';
 import { maskRowsFully, randomKeyLengths, randomMask, randomTensor, referenceSdpa } from '../helpers/reference';
-import { expectClose, expectFinite, expectIdentical, poisoned } from '../helpers/layers';
+import { MASK_SHAPES, expectClose, expectFinite, expectIdentical, poisoned } from '../helpers/layers';
 
 function heads(B: number, H: number, Lq: number, Lk: number, Dk: number, Dv: number, seed: number, range = 1) {
   return {
@@ -137,25 +137,6 @@ describe('option matrix', () => {
 });
 
 // ---------------------------------------------------------------------------------------
-
-const MASK_SHAPES: number[][] = [
-  [5],
-  [1],
-  [4, 5],
-  [1, 5],
-  [4, 1],
-  [3, 4, 5],
-  [3, 1, 5],
-  [1, 4, 5],
-  [3, 4, 1],
-  [2, 1, 1, 5],
-  [2, 3, 4, 5],
-  [2, 1, 4, 5],
-  [1, 3, 1, 5],
-  [1, 1, 4, 1],
-  [2, 3, 1, 1],
-  [1, 1, 1, 1],
-];
 
 describe('mask shapes broadcast to [B, H, Lq, Lk] = [2, 3, 4, 5]', () => {
   const s = { B: 2, H: 3, Lq: 4, Lk: 5, Dk: 6, Dv: 4 };
