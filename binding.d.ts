@@ -33,6 +33,14 @@ export interface ForwardArgs extends AttentionArgs {
   keyLength: number;
   /** Packed sequences (batch 1, queryLength = keyLength = their sum): block-diagonal attention. */
   sequenceLengths: Int32Array | null;
+  /**
+   * Append to this key/value cache (made by this layer) and attend over it: key and value
+   * are the query, queryLength = keyLength = the tokens appended per row (or the packed
+   * sequences' sum), no mask, keyLengths or weightsOut.
+   */
+  cache: AttentionCache | null;
+  /** [batch rows or sequences]: distinct cache rows they append to (null: 0, 1, …, all rows). */
+  cacheRows: Int32Array | null;
 }
 
 /** q [B, H, Lq, Dk], k [B, H, Lk, Dk], v [B, H, Lk, Dv] → out [B, H, Lq, Dv]. */
@@ -61,6 +69,14 @@ export interface LayerArgs {
   outputDim: number;
   useBias: boolean;
   scale: number;
+  /** Rotary embedding: features rotated per head (even, <= keyDim; 0: none). */
+  rotaryDim: number;
+  /** Pairs (2i, 2i+1) when true; (i, i + rotaryDim/2) when false. */
+  rotaryInterleaved: boolean;
+  /** [rotaryDim / 2] angular frequencies (radians per position), or null when rotaryDim is 0. */
+  rotaryInvFreq: Float64Array | null;
+  /** Each query sees at most this many keys, ending at its causal limit (0: no window). */
+  slidingWindow: number;
 }
 
 export type WeightName = 'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo';
@@ -85,6 +101,17 @@ export interface MatmulArgs {
   K: number;
 }
 
+/** A key/value cache of `batch` rows for `layer` ([batch, numKvHeads, maxLength, keyDim | valueDim]). */
+export interface CacheArgs {
+  layer: MultiHeadAttention;
+  batch: number;
+  maxLength: number;
+}
+/** A cache's per-row filled lengths, [batch]: read into, or truncated to. */
+export interface CacheLengthsArgs {
+  lengths: Int32Array;
+}
+
 /** Arguments in the order of argNames[entry]: the values of the entry's *Args interface. */
 type Positional = unknown[];
 
@@ -95,6 +122,18 @@ export declare class MultiHeadAttention {
   forward(...args: Positional /* ForwardArgs */): void;
   /** Copies the inputs now; writes the outputs when the Promise settles. */
   forwardAsync(...args: Positional /* ForwardArgs */): Promise<void>;
+}
+
+/** Native-owned key/value memory, allocated once (zeroed, committed as written). */
+export declare class AttentionCache {
+  constructor(...args: Positional /* CacheArgs */);
+  /** Copies the per-row filled lengths into `lengths`. */
+  getLengths(...args: Positional /* CacheLengthsArgs */): void;
+  /** Sets the filled lengths, each at most the row's current one. */
+  truncate(...args: Positional /* CacheLengthsArgs */): void;
+  byteLength(): number;
+  /** True while an async call that appends to it is in flight. */
+  busy(): boolean;
 }
 
 export declare function scaledDotProductAttention(...args: Positional /* SdpaArgs */): void;
@@ -109,6 +148,8 @@ export declare const argNames: Readonly<{
   matmul: readonly (keyof MatmulArgs)[];
   setWeight: readonly (keyof SetWeightArgs)[];
   getWeight: readonly (keyof GetWeightArgs)[];
+  cache: readonly (keyof CacheArgs)[];
+  cacheLengths: readonly (keyof CacheLengthsArgs)[];
 }>;
 
 export declare function setNumThreads(n: number): void;

@@ -67,7 +67,7 @@ function resolveMask(mask: unknown, target: number[]) {
  * An Int32Array of integers in [lo, hi], given as one or as an array of numbers; entries
  * are checked one by one, so the message names the first bad one (with its value as given).
  */
-function integerArray(arg: string, value: unknown, lo: number, hi: number): Int32Array {
+export function integerArray(arg: string, value: unknown, lo: number, hi: number): Int32Array {
   const expected = `an integer in [${lo}, ${hi}]`;
   if (value instanceof Int32Array) {
     for (let i = 0; i < value.length; i++) {

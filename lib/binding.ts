@@ -4,7 +4,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as Raw from '../binding';
-import type { ForwardArgs, GetWeightArgs, LayerArgs, MatmulArgs, SdpaArgs, SetWeightArgs } from '../binding';
+import type {
+  CacheArgs,
+  CacheLengthsArgs,
+  ForwardArgs,
+  GetWeightArgs,
+  LayerArgs,
+  MatmulArgs,
+  SdpaArgs,
+  SetWeightArgs,
+} from '../binding';
 
 type RawBinding = typeof Raw;
 
@@ -130,31 +139,56 @@ const pack = {
   matmul: packer<MatmulArgs>(order.matmul),
   setWeight: packer<SetWeightArgs>(order.setWeight),
   getWeight: packer<GetWeightArgs>(order.getWeight),
+  cache: packer<CacheArgs>(order.cache),
+  cacheLengths: packer<CacheLengthsArgs>(order.cacheLengths),
 };
+
+/** A native key/value cache, taking its arguments as the named objects of binding.d.ts. */
+export class NativeCache {
+  /** The raw object: what ForwardArgs.cache takes. */
+  readonly raw: Raw.AttentionCache;
+  constructor(layer: NativeLayer, args: Omit<CacheArgs, 'layer'>) {
+    this.raw = new rawBinding.AttentionCache(...pack.cache({ layer: layer.raw, ...args }));
+  }
+  getLengths(args: CacheLengthsArgs): void {
+    this.raw.getLengths(...pack.cacheLengths(args));
+  }
+  truncate(args: CacheLengthsArgs): void {
+    this.raw.truncate(...pack.cacheLengths(args));
+  }
+  byteLength(): number {
+    return this.raw.byteLength();
+  }
+  busy(): boolean {
+    return this.raw.busy();
+  }
+}
 
 /** The native layer, taking its arguments as the named objects of binding.d.ts. */
 export class NativeLayer {
-  readonly #raw: Raw.MultiHeadAttention;
+  /** The raw object: what CacheArgs.layer takes. */
+  readonly raw: Raw.MultiHeadAttention;
   constructor(args: LayerArgs) {
-    this.#raw = new rawBinding.MultiHeadAttention(...pack.layer(args));
+    this.raw = new rawBinding.MultiHeadAttention(...pack.layer(args));
   }
   setWeight(args: SetWeightArgs): void {
-    this.#raw.setWeight(...pack.setWeight(args));
+    this.raw.setWeight(...pack.setWeight(args));
   }
   getWeight(args: GetWeightArgs): void {
-    this.#raw.getWeight(...pack.getWeight(args));
+    this.raw.getWeight(...pack.getWeight(args));
   }
   forward(args: ForwardArgs): void {
-    this.#raw.forward(...pack.forward(args));
+    this.raw.forward(...pack.forward(args));
   }
   forwardAsync(args: ForwardArgs): Promise<void> {
-    return this.#raw.forwardAsync(...pack.forward(args));
+    return this.raw.forwardAsync(...pack.forward(args));
   }
 }
 
 /** The native module with named arguments. Internal: use the classes in lib/. */
 export const native = {
   MultiHeadAttention: NativeLayer,
+  AttentionCache: NativeCache,
   scaledDotProductAttention: (args: SdpaArgs): void => rawBinding.scaledDotProductAttention(...pack.sdpa(args)),
   scaledDotProductAttentionAsync: (args: SdpaArgs): Promise<void> =>
     rawBinding.scaledDotProductAttentionAsync(...pack.sdpa(args)),

@@ -1,8 +1,12 @@
-export { MultiHeadAttention, WEIGHT_NAMES } from './multi-head-attention';
+export { AttentionCache, MultiHeadAttention, WEIGHT_NAMES } from './multi-head-attention';
 export type {
+  CacheOptions,
   ForwardOptions,
   MultiHeadAttentionOptions,
   OutputWithWeights,
+  Rotary,
+  RotaryOptions,
+  RotaryScaling,
   WeightName,
   Weights,
   WeightsOptions,

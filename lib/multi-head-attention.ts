@@ -1,12 +1,20 @@
 // MultiHeadAttention: the layer Keras, PyTorch and ONNX users know, computed natively.
 import type { ForwardArgs } from '../binding';
-import { resolveAttentionOptions, resolveSequenceLengths, type AttentionOptions } from './attention-options';
+import {
+  type AttentionOptions,
+  integerArray,
+  type ResolvedOptions,
+  resolveAttentionOptions,
+  resolveSequenceLengths,
+} from './attention-options';
 import { runAsync, tensorResult } from './async';
+import { type AttentionCache, createAttentionCache, nativeCacheFor } from './attention-cache';
 import { native, type NativeLayer } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
 import { sizeOf } from './layout';
 import { MAX_BLAS_INT, MAX_PARAMETERS } from './limits';
 import { glorotUniform, mulberry32 } from './random';
+import { type Rotary, type RotaryOptions, resolveRotary, rotaryFrequencies } from './rotary';
 import type { Tensor } from './tensor';
 import {
   checkBoolean,
@@ -48,6 +56,28 @@ export interface MultiHeadAttentionOptions {
   scale?: number;
   /** Seed for deterministic Glorot-uniform weights (biases start at zero). */
   seed?: number;
+  /**
+   * Rotary position embeddings, applied to queries and keys after their projection (and
+   * bias), before the scores. Positions: keys 0, 1, …; queries aligned with the last keys
+   * (query i at i + Lk − Lq, as `causal` aligns them); with packed sequences, each sequence
+   * from 0; with a cache, each row from the tokens it already holds.
+   */
+  rotary?: RotaryOptions | null;
+  /**
+   * Sliding-window attention (Mistral): each query sees at most this many keys, ending at its
+   * causal limit (itself included). Such a layer is causal: every forward attends causally.
+   */
+  slidingWindow?: number | null;
+}
+
+export type { Rotary, RotaryOptions, RotaryScaling } from './rotary';
+export { AttentionCache } from './attention-cache';
+
+export interface CacheOptions {
+  /** Cache rows: sequences held at once. */
+  batch: number;
+  /** Tokens each row can hold; appending past it is a RangeError. */
+  maxLength: number;
 }
 
 export type { WeightName } from '../binding';
@@ -63,6 +93,20 @@ export interface ForwardOptions extends AttentionOptions {
    * [T, outputDim], rows in the same order. A mask broadcasts over [1, H, T, T].
    */
   sequenceLengths?: Int32Array | readonly number[] | null;
+  /**
+   * Decoding: append the query's tokens to this cache (from this layer's createCache) and
+   * attend over everything the row holds, causally. `key` and `value` must be null. The
+   * query [B, T, E] holds T new tokens for each of B cache rows (rotated at positions
+   * lengths[b], …, lengths[b] + T − 1); unbatched [T, E] with `sequenceLengths`, a different
+   * number of tokens per row. No mask or keyLengths.
+   */
+  cache?: AttentionCache | null;
+  /**
+   * With a cache: the cache row each batch row (or packed sequence) appends to, distinct
+   * (default: 0, 1, …, which must then cover every cache row). Lets a server step any subset
+   * of its sequences (continuous batching).
+   */
+  cacheRows?: Int32Array | readonly number[] | null;
   /** Write the output here instead of allocating ([B, Lq, outputDim] elements). */
   out?: Float32Array;
 }
@@ -100,6 +144,8 @@ const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({
   causal: true,
   keyLengths: true,
   sequenceLengths: true,
+  cache: true,
+  cacheRows: true,
   out: true,
 });
 const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
@@ -107,9 +153,12 @@ const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
   causal: true,
   keyLengths: true,
   sequenceLengths: true,
+  cache: true,
+  cacheRows: true,
   out: true,
   averageHeads: true,
 });
+const CACHE_OPTIONS = optionKeys<CacheOptions>()({ batch: true, maxLength: true });
 const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   embedDim: true,
   numHeads: true,
@@ -122,6 +171,8 @@ const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   useBias: true,
   scale: true,
   seed: true,
+  rotary: true,
+  slidingWindow: true,
 });
 
 function optionalDim(options: Readonly<Record<string, unknown>>, name: string, fallback: number): number {
@@ -139,6 +190,10 @@ export class MultiHeadAttention {
   readonly outputDim: number;
   readonly useBias: boolean;
   readonly scale: number;
+  /** Rotary settings with defaults filled in, or null. */
+  readonly rotary: Rotary | null;
+  /** The sliding window, or null. */
+  readonly slidingWindow: number | null;
   readonly #layer: NativeLayer;
   readonly #shapes: Record<WeightName, number[]>;
 
@@ -161,6 +216,12 @@ export class MultiHeadAttention {
     this.outputDim = optionalDim(o, 'outputDim', this.embedDim);
     this.useBias = checkBoolean('useBias', o.useBias, true);
     this.scale = o.scale === undefined ? 1 / Math.sqrt(this.keyDim) : checkFloat32('scale', o.scale);
+    this.rotary = resolveRotary(o.rotary, this.keyDim);
+    this.slidingWindow =
+      o.slidingWindow === undefined || o.slidingWindow === null ? null : checkLayerDim('slidingWindow', o.slidingWindow);
+    if (this.slidingWindow !== null && (this.kdim !== this.embedDim || this.vdim !== this.embedDim)) {
+      throw rangeError('slidingWindow', 'self-attention sizes (kdim = vdim = embedDim)', `kdim ${this.kdim}, vdim ${this.vdim}`);
+    }
     const seed = o.seed === undefined ? (Math.random() * 2 ** 32) >>> 0 : checkInteger('seed', o.seed);
     const hk = this.numHeads * this.keyDim;
     const hv = this.numHeads * this.valueDim;
@@ -200,12 +261,34 @@ export class MultiHeadAttention {
       outputDim: this.outputDim,
       useBias: this.useBias,
       scale: this.scale,
+      rotaryDim: this.rotary ? this.rotary.dim : 0,
+      rotaryInterleaved: this.rotary ? this.rotary.interleaved : false,
+      rotaryInvFreq: this.rotary ? rotaryFrequencies(this.rotary) : null,
+      slidingWindow: this.slidingWindow ?? 0,
     });
     const next = mulberry32(seed);
     for (const name of ['wq', 'wk', 'wv', 'wo'] as const) {
       const [rows, cols] = this.#shapes[name] as [number, number];
       this.#layer.setWeight({ name, data: glorotUniform(rows, cols, next) });
     }
+  }
+
+  /**
+   * A key/value cache for decoding with this layer: native memory for `batch` sequences of up
+   * to `maxLength` tokens ([batch, numKvHeads, maxLength, keyDim + valueDim] floats),
+   * allocated once; appends never reallocate. Needs self-attention sizes (kdim = vdim =
+   * embedDim). Its keys are this layer's: setWeights does not update what it holds.
+   */
+  createCache(options: CacheOptions): AttentionCache {
+    if (options === undefined || options === null) throw typeError('createCache: options', '{ batch, maxLength }', options);
+    const o = checkOptionsObject('createCache: options', options, CACHE_OPTIONS);
+    const batch = checkLayerDim('batch', o.batch);
+    const maxLength = checkLayerDim('maxLength', o.maxLength);
+    if (this.kdim !== this.embedDim || this.vdim !== this.embedDim) {
+      throw rangeError('createCache', 'a self-attention layer (kdim = vdim = embedDim)', `kdim ${this.kdim}, vdim ${this.vdim}`);
+    }
+    const { numKvHeads, keyDim, valueDim } = this;
+    return createAttentionCache(this, this.#layer, { batch, maxLength, numKvHeads, keyDim, valueDim });
   }
 
   /** Names of this layer's weights (biases only when useBias). */
@@ -329,6 +412,9 @@ export class MultiHeadAttention {
     options: ForwardOptions | WeightsOptions | undefined,
     withWeights: boolean,
   ): PreparedCall {
+    const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
+    if (o.cache !== undefined && o.cache !== null) return this.#prepareCached(query, key, value, o, withWeights);
+    if (o.cacheRows !== undefined && o.cacheRows !== null) throw typeError('cacheRows', 'null without a cache', o.cacheRows);
     const qs = checkTensor('query', query, [2, 3]);
     const batched = qs.length === 3;
     const B = batched ? qs[0]! : 1;
@@ -344,7 +430,6 @@ export class MultiHeadAttention {
     const vs = v === k ? ks : checkTensor('value', v, [qs.length]);
     expectShape('value', vs, batched ? [B, Lk, this.vdim] : [Lk, this.vdim]);
 
-    const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
     if (withWeights) {
       checkBoolean('averageHeads', o.averageHeads, false);
       if (this.numKvHeads !== this.numHeads) {
@@ -353,7 +438,7 @@ export class MultiHeadAttention {
         );
       }
     }
-    const r = resolveAttentionOptions(o, B, this.numHeads, Lq, Lk);
+    const r = this.#causalIfWindowed(resolveAttentionOptions(o, B, this.numHeads, Lq, Lk), o);
     let sequenceLengths: Int32Array | null = null;
     if (o.sequenceLengths !== undefined && o.sequenceLengths !== null) {
       if (withWeights) throw typeError('sequenceLengths', 'no packed sequences in forwardWithWeights', o.sequenceLengths);
@@ -377,6 +462,8 @@ export class MultiHeadAttention {
         queryLength: Lq,
         keyLength: Lk,
         sequenceLengths,
+        cache: null,
+        cacheRows: null,
         mask: r.mask,
         maskStrides: r.maskStrides,
         causal: r.causal,
@@ -385,6 +472,99 @@ export class MultiHeadAttention {
         weightsOut,
       },
       outputs: { out, outputShape: batched ? [B, Lq, this.outputDim] : [Lq, this.outputDim], weightsOut, batched, B, Lq, Lk },
+    };
+  }
+
+  /** A sliding-window layer attends causally: `causal` may be omitted, not false. */
+  #causalIfWindowed(r: Readonly<ResolvedOptions>, o: Readonly<Record<string, unknown>>): Readonly<ResolvedOptions> {
+    if (this.slidingWindow === null || r.causal) return r;
+    if (o.causal === false) throw rangeError('causal', 'true or omitted: this layer has a sliding window', 'false');
+    return { ...r, causal: true };
+  }
+
+  /** forward with a cache: the query's tokens are appended, key and value are the query. */
+  #prepareCached(
+    query: Tensor,
+    key: Tensor | null | undefined,
+    value: Tensor | null | undefined,
+    o: Readonly<Record<string, unknown>>,
+    withWeights: boolean,
+  ): PreparedCall {
+    const cache = nativeCacheFor(o.cache, this);
+    if (cache === undefined) throw typeError('cache', 'an AttentionCache (from createCache) or null', o.cache);
+    if (cache === null) throw rangeError('cache', "a cache made by this layer's createCache", 'one made by another layer');
+    if (withWeights) throw typeError('cache', 'no cache in forwardWithWeights', o.cache);
+    if ((key !== undefined && key !== null) || (value !== undefined && value !== null)) {
+      throw typeError(
+        key !== undefined && key !== null ? 'key' : 'value',
+        'null with a cache (it holds the keys and values)',
+        key ?? value,
+      );
+    }
+    for (const name of ['mask', 'keyLengths'] as const) {
+      if (o[name] !== undefined && o[name] !== null) throw typeError(name, 'null with a cache', o[name]);
+    }
+    if (o.causal === false) throw rangeError('causal', 'true or omitted with a cache (new tokens attend causally)', 'false');
+    checkBoolean('causal', o.causal, true);
+    const qs = checkTensor('query', query, [2, 3]);
+    const batched = qs.length === 3;
+    const B = batched ? qs[0]! : 1;
+    const T = qs[qs.length - 2]!;
+    if (qs[qs.length - 1] !== this.embedDim) {
+      throw shapeError('query', batched ? ['B', 'T', this.embedDim] : ['T', this.embedDim], qs);
+    }
+    const { batch } = o.cache as AttentionCache;
+    let sequenceLengths: Int32Array | null = null;
+    if (o.sequenceLengths !== undefined && o.sequenceLengths !== null) {
+      sequenceLengths = resolveSequenceLengths(o.sequenceLengths, batched ? qs : null, T, T, false);
+    }
+    const segments = sequenceLengths ? sequenceLengths.length : B;
+    const unit = sequenceLengths ? 'sequence' : 'batch row';
+    let cacheRows: Int32Array | null = null;
+    if (o.cacheRows !== undefined && o.cacheRows !== null) {
+      cacheRows = integerArray('cacheRows', o.cacheRows, 0, batch - 1);
+      if (cacheRows.length !== segments)
+        throw rangeError('cacheRows', `${segments} entries (one per ${unit})`, `${cacheRows.length}`);
+      const seen = new Set<number>();
+      for (let i = 0; i < cacheRows.length; i++) {
+        if (seen.has(cacheRows[i]!)) throw rangeError(`cacheRows[${i}]`, 'distinct cache rows', `row ${cacheRows[i]} again`);
+        seen.add(cacheRows[i]!);
+      }
+    } else if (segments !== batch) {
+      throw rangeError('cacheRows', `given when the ${unit}s (${segments}) are not the cache's ${batch} rows`, 'none');
+    }
+    const out = outputArray('out', o.out, B * T * this.outputDim, () => [
+      ['query', query.data],
+      ['sequenceLengths', sequenceLengths],
+      ['cacheRows', cacheRows],
+    ]);
+    return {
+      args: {
+        query: query.data,
+        key: query.data,
+        value: query.data,
+        batch: B,
+        queryLength: T,
+        keyLength: T,
+        sequenceLengths,
+        cache: cache.raw,
+        cacheRows,
+        mask: null,
+        maskStrides: [0, 0, 0, 0],
+        causal: true,
+        keyLengths: null,
+        out,
+        weightsOut: null,
+      },
+      outputs: {
+        out,
+        outputShape: batched ? [B, T, this.outputDim] : [T, this.outputDim],
+        weightsOut: null,
+        batched,
+        B,
+        Lq: T,
+        Lk: T,
+      },
     };
   }
 }

@@ -4,14 +4,16 @@
 //     self.query, self.key, self.value, output.dense
 //   BART / OPT / Whisper / LLaMA-style (prefix "model.layers.0.self_attn."):
 //     q_proj, k_proj, v_proj, and out_proj (BART, OPT, Whisper…) or o_proj (LLaMA, Mistral…)
-// Grouped-query attention (k_proj / v_proj with fewer heads, LLaMA-style) is expanded
-// exactly, by repeating each key/value head for its group of query heads.
+// Grouped-query attention (k_proj / v_proj with fewer key/value heads, LLaMA-style) is
+// kept as it is (numKvHeads): nothing is expanded.
 //
-// Only the projections and the attention are imported: what a model does around them
-// (LLaMA's rotary position embeddings on q and k, BERT's residual + LayerNorm after
-// output.dense, T5's unscaled scores) is not part of MultiHeadAttention.
+// The weights carry no position scheme: a decoder's rotary embedding and sliding window
+// come from its config (rope_theta, partial_rotary_factor or rotary_dim, rope_scaling,
+// sliding_window) through the `rotary` and `slidingWindow` options. What a model does
+// around the attention (BERT's residual + LayerNorm after output.dense, T5's unscaled
+// scores) is not part of MultiHeadAttention.
 import { rangeError, typeError } from '../errors';
-import type { MultiHeadAttention, Weights } from '../multi-head-attention';
+import type { MultiHeadAttention, RotaryOptions, Weights } from '../multi-head-attention';
 import type { Tensor } from '../tensor';
 import {
   buildLayer,
@@ -50,6 +52,14 @@ export interface FromHuggingFaceOptions extends LayerOverrides {
   prefix?: string;
   /** Check against the config's num_key_value_heads (otherwise inferred from k_proj's shape). */
   numKeyValueHeads?: number;
+  /**
+   * The model's rotary embedding (decoders): base = rope_theta; dim = head_dim ×
+   * partial_rotary_factor (GPT-NeoX, Phi) or rotary_dim (GPT-J); interleaved for GPT-J-style
+   * checkpoints; scaling from rope_scaling.
+   */
+  rotary?: RotaryOptions | null;
+  /** The config's sliding_window (Mistral). */
+  slidingWindow?: number | null;
 }
 
 const FROM = 'fromHuggingFace';
@@ -60,7 +70,14 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
     FROM,
     options,
     true,
-    optionKeys<FromHuggingFaceOptions>()({ numHeads: true, prefix: true, numKeyValueHeads: true, scale: true }),
+    optionKeys<FromHuggingFaceOptions>()({
+      numHeads: true,
+      prefix: true,
+      numKeyValueHeads: true,
+      scale: true,
+      rotary: true,
+      slidingWindow: true,
+    }),
   );
   const H = checkHeads(FROM, o.numHeads);
   const prefix = checkPrefix(FROM, o.prefix);
@@ -137,7 +154,11 @@ export function fromHuggingFace(source: TensorSource, options: FromHuggingFaceOp
   }
   const [kdim, vdim] = [k.shape[1]!, v.shape[1]!];
   const sizes = { embedDim: E, numHeads: H, numKvHeads: Hkv, keyDim, valueDim, kdim, vdim, outputDim, useBias };
-  return buildLayer({ ...sizes, ...pickOverrides(FROM, o) }, weights);
+  const decoder = {
+    ...(o.rotary === undefined ? {} : { rotary: o.rotary as RotaryOptions | null }),
+    ...(o.slidingWindow === undefined ? {} : { slidingWindow: o.slidingWindow as number | null }),
+  };
+  return buildLayer({ ...sizes, ...decoder, ...pickOverrides(FROM, o) }, weights);
 
   function mustGet(d: typeof dict, name: string, shape: (number | string)[]): Tensor {
     const t = d.get(name);

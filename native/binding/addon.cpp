@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include "args.h"
+#include "cache.h"
 #include "compute_pool.h"
 #include "cpu_features.h"
 #include "entry_points.h"
@@ -66,6 +67,8 @@ Napi::Object arg_names_object(Napi::Env env) {
   set_arg_names<MatmulArg>(env, o);
   set_arg_names<SetWeightArg>(env, o);
   set_arg_names<GetWeightArg>(env, o);
+  set_arg_names<CacheArg>(env, o);
+  set_arg_names<CacheLengthsArg>(env, o);
   o.Freeze();
   return o;
 }
@@ -116,6 +119,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   static const bool blas_ready = (blas_init(), true);  // once per process, not per environment
   (void)blas_ready;
   exports.Set("MultiHeadAttention", define_multi_head_attention(env));
+  exports.Set("AttentionCache", define_attention_cache(env));
   exports.Set("scaledDotProductAttention",
               Napi::Function::New<scaled_dot_product_attention>(env, "scaledDotProductAttention"));
   exports.Set("scaledDotProductAttentionAsync",

@@ -14,15 +14,20 @@
 namespace na::binding {
 
 #define NA_ATTENTION_ARGS(X) X(mask) X(maskStrides) X(causal) X(keyLengths) X(out) X(weightsOut)
-#define NA_LAYER_ARGS(X) \
-  X(embedDim) X(numHeads) X(numKvHeads) X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale)
+#define NA_LAYER_ARGS(X)                                                                                        \
+  X(embedDim)                                                                                                   \
+  X(numHeads) X(numKvHeads) X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale) X(rotaryDim) \
+      X(rotaryInterleaved) X(rotaryInvFreq) X(slidingWindow)
 #define NA_FORWARD_ARGS(X) \
-  X(query) X(key) X(value) X(batch) X(queryLength) X(keyLength) X(sequenceLengths) NA_ATTENTION_ARGS(X)
+  X(query)                 \
+  X(key) X(value) X(batch) X(queryLength) X(keyLength) X(sequenceLengths) X(cache) X(cacheRows) NA_ATTENTION_ARGS(X)
 #define NA_SDPA_ARGS(X) \
   X(q) X(k) X(v) X(batch) X(heads) X(queryLength) X(keyLength) X(keyDim) X(valueDim) X(scale) NA_ATTENTION_ARGS(X)
 #define NA_MATMUL_ARGS(X) X(a) X(b) X(out) X(M) X(N) X(K)
 #define NA_SET_WEIGHT_ARGS(X) X(name) X(data)
 #define NA_GET_WEIGHT_ARGS(X) X(name) X(out)
+#define NA_CACHE_ARGS(X) X(layer) X(batch) X(maxLength)
+#define NA_CACHE_LENGTHS_ARGS(X) X(lengths)
 
 // Each list becomes an enum (the index of each argument) and its names, found through
 // arg_names(Enum{}) so that shared readers can be templates over the enum.
@@ -42,6 +47,8 @@ NA_ARG_TABLE(SdpaArg, NA_SDPA_ARGS, "sdpa")
 NA_ARG_TABLE(MatmulArg, NA_MATMUL_ARGS, "matmul")
 NA_ARG_TABLE(SetWeightArg, NA_SET_WEIGHT_ARGS, "setWeight")
 NA_ARG_TABLE(GetWeightArg, NA_GET_WEIGHT_ARGS, "getWeight")
+NA_ARG_TABLE(CacheArg, NA_CACHE_ARGS, "cache")
+NA_ARG_TABLE(CacheLengthsArg, NA_CACHE_LENGTHS_ARGS, "cacheLengths")
 
 #undef NA_ARG_TABLE
 #undef NA_ARG_NAME

@@ -42,6 +42,10 @@ template <>
 constexpr napi_typedarray_type typed_array_kind<int32_t>() {
   return napi_int32_array;
 }
+template <>
+constexpr napi_typedarray_type typed_array_kind<double>() {
+  return napi_float64_array;
+}
 template <typename T>
 constexpr const char* typed_array_name();
 template <>
@@ -55,6 +59,10 @@ constexpr const char* typed_array_name<uint8_t>() {
 template <>
 constexpr const char* typed_array_name<int32_t>() {
   return "an Int32Array";
+}
+template <>
+constexpr const char* typed_array_name<double>() {
+  return "a Float64Array";
 }
 
 // The largest dimension product the binding accepts for any one array: beyond this, a

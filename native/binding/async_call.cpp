@@ -71,8 +71,10 @@ void AsyncCallBase::settle(napi_env raw) noexcept {
       if (!error_.empty()) throw Napi::Error::New(env, error_);
       if (status_ != Status::Ok) throw status_error(env, status_);
       buffers_->commit(env);
+      on_settled(true);
       napi_resolve_deferred(env, deferred_, env.Undefined());
     } catch (const Napi::Error& e) {
+      on_settled(false);
       napi_reject_deferred(env, deferred_, e.Value());
     }
   } catch (...) {

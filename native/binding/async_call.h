@@ -15,6 +15,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "args.h"
@@ -129,6 +130,19 @@ class EnvChannel {
   int in_flight_ = 0;  // JS thread only
 };
 
+// A call may have `void settled(bool ok) noexcept`: run on the JS thread once the call is
+// over, ok when it succeeded and its outputs were delivered (sync: when it returned Ok). A
+// call that changes state kept outside its outputs (a cache's filled lengths) commits it
+// there, so that a call that fails changes nothing.
+template <typename C, typename = void>
+struct HasSettled : std::false_type {};
+template <typename C>
+struct HasSettled<C, std::void_t<decltype(std::declval<C&>().settled(true))>> : std::true_type {};
+template <typename C>
+void notify_settled(C& call, bool ok) noexcept {
+  if constexpr (HasSettled<C>::value) call.settled(ok);
+}
+
 // What the JS thread does with a finished call.
 class AsyncCallBase : public AsyncJob {
  public:
@@ -147,6 +161,8 @@ class AsyncCallBase : public AsyncJob {
   void finish() noexcept override {
     if (!channel_->post(this)) abandon();
   }
+  // JS thread, once: see notify_settled.
+  virtual void on_settled(bool ok) noexcept { (void)ok; }
   // Runs `f`, turning any exception into a status or a message.
   template <typename F>
   void guarded(F f) noexcept {
@@ -179,6 +195,7 @@ class AsyncCall final : public AsyncCallBase {
   void run(const Lease& lease) noexcept override {
     guarded([&] { return call_(lease); });
   }
+  void on_settled(bool ok) noexcept override { notify_settled(call_, ok); }
 
  private:
   Call call_;
@@ -201,7 +218,15 @@ template <typename Call, typename Own>
 Napi::Value run_call(Napi::Env env, Call call, bool async, Own own) {
   if (!async) {
     Lease lease = ComputePool::instance().lease_for(call.macs);
-    throw_status(env, call(lease));
+    Status s = Status::OutOfMemory;
+    try {
+      s = call(lease);
+    } catch (...) {
+      notify_settled(call, false);
+      throw;
+    }
+    notify_settled(call, s == Status::Ok);
+    throw_status(env, s);
     return env.Undefined();
   }
   try {
@@ -211,6 +236,7 @@ Napi::Value run_call(Napi::Env env, Call call, bool async, Own own) {
     return start_async(env,
                        std::make_unique<AsyncCall<Call>>(std::move(call), EnvChannel::of(env), std::move(buffers)));
   } catch (const std::bad_alloc&) {
+    notify_settled(call, false);  // never queued (the allocation comes before any move of `call`)
     throw Napi::Error::New(env, status_message(Status::OutOfMemory));
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "cpu_features.h"
 #include "gemm.h"
@@ -90,6 +91,7 @@ void fused_heads(const Lease& lease, const AttentionShape& s, const HeadsIn& q, 
     ft.keys = p.key_lengths ? std::clamp<int64_t>(p.key_lengths[b], 0, s.Lk) : s.Lk;
     ft.causal = p.causal;
     ft.causal_shift = s.Lk - s.Lq;  // bottom-right alignment
+    ft.window = p.causal ? p.window : 0;
     ft.scale = p.scale;
     ft.mask_kind = p.mask.kind;
     ft.mask = nullptr;
@@ -142,6 +144,10 @@ void attention_heads(const Lease& lease, const AttentionShape& s, const HeadsIn&
       const int64_t i = i0 + r;
       int64_t limit = cols;
       if (p.causal) limit = std::clamp<int64_t>(i + offset + 1, 0, cols);
+      if (p.causal && p.window > 0) {  // keys before the window: masked like any other
+        const int64_t start = std::clamp<int64_t>(i + offset + 1 - p.window, 0, limit);
+        std::fill(S + r * lds, S + r * lds + start, -std::numeric_limits<float>::infinity());
+      }
       masked_softmax_row(S + r * lds, int(limit), int(width), mask_row(p.mask, b, h, i));
     }
   });

@@ -47,6 +47,9 @@ struct AttentionParams {
   MaskSpec mask;
   // Bottom-right aligned: query i may see keys j <= i + (Lk - Lq).
   bool causal = false;
+  // Sliding window (with causal only; 0: none): query i also sees no key j <= i + (Lk - Lq)
+  // - window, i.e. at most the last `window` keys up to its causal limit (Mistral's rule).
+  int64_t window = 0;
   const int32_t* key_lengths = nullptr;  // [B] or null; only keys j < key_lengths[b] are real
   float* weights = nullptr;              // [B, H, Lq, Lk] probabilities out, or null
 };

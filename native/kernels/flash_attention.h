@@ -30,6 +30,7 @@ struct FlashTask {
   int64_t keys;          // keys that exist for this batch (Lk, or its key length): [0, keys)
   int64_t causal_shift;  // causal: query i sees keys j <= i + causal_shift; else ignored
   bool causal;
+  int64_t window;  // with causal, > 0: query i also sees no key j <= i + causal_shift - window
   float scale;
   MaskKind mask_kind;
   const void* mask;  // element (i0, 0) of this head's mask, or null

@@ -1,6 +1,8 @@
 #include "mha.h"
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <cstring>
 
 #include "gemm.h"
@@ -26,7 +28,16 @@ Status mha_check_dims(const MhaDims& d) {
   return Status::Ok;
 }
 
-MhaWeights::MhaWeights(const MhaDims& d) : d_(d), packed_(d.E == d.Ek && d.E == d.Ev) {
+Status mha_check_rotary(const MhaDims& d, const Rotary& r) {
+  if (r.dim < 0 || r.dim % 2 != 0 || r.dim > d.Dk || int64_t(r.inv_freq.size()) != r.dim / 2)
+    return Status::InvalidArgument;
+  for (double f : r.inv_freq)
+    if (!std::isfinite(f)) return Status::InvalidArgument;
+  return Status::Ok;
+}
+
+MhaWeights::MhaWeights(const MhaDims& d, Rotary rotary)
+    : d_(d), rotary_(std::move(rotary)), packed_(d.E == d.Ek && d.E == d.Ev) {
   const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.Hkv * d.Dv;
   w_in_.assign(size_t(d.E * hq + d.Ek * hk + d.Ev * hv), 0.0f);
   if (d.bias) {
@@ -240,6 +251,13 @@ void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn 
   }
 }
 
+// Rotates rows [0, L) of `heads` heads of `h` (of B batch entries) at positions first, first + 1, …
+void rotate(const Lease& lease, const Rotary& rot, const HeadsIn& h, int64_t B, int64_t L, int64_t heads,
+            int64_t first) {
+  rotary_apply(lease, rot, {const_cast<float*>(h.data), B, L, heads, h.batch_stride, h.row_stride, h.head_stride},
+               first);
+}
+
 // Attention over all heads. With grouped-query heads (kv_heads < H), each group of
 // H / kv_heads query heads shares one key/value head: it runs as its own call in which the
 // keys' and values' head stride is 0, so every query head of the group reads the same
@@ -272,6 +290,7 @@ void attend(const Lease& lease, const AttentionShape& s, int64_t kv_heads, const
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
                    float* out) {
   const MhaDims& d = w.dims();
+  const Rotary& rot = w.rotary();
   const int64_t rows_q = checked_product({in.B, in.Lq}), rows_k = checked_product({in.B, in.Lk});
   if (in.B < 1 || in.Lq < 1 || in.Lk < 1 || rows_q < 0 || rows_k < 0) return Status::InvalidArgument;
   if (d.Hkv != d.H && params.weights) return Status::InvalidArgument;  // probabilities: plain MHA only
@@ -305,6 +324,9 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   const int64_t hv = d.H * d.Dv;
   const HeadsOut merged{buf.merged, in.Lq * hv, d.Dv, hv};
   if (!plan.sequence_lengths) {
+    // Rotary positions: keys 0, 1, …; queries aligned with the last keys, as causal is.
+    rotate(lease, rot, heads[0], in.B, in.Lq, d.H, in.Lk - in.Lq);
+    rotate(lease, rot, heads[1], in.B, in.Lk, d.Hkv, 0);
     attend(lease, plan.shape, plan.kv_heads, heads, merged, params, buf.scratch);
   } else {
     // Packed sequences: each is its own attention over rows [start, start + length) of
@@ -321,6 +343,8 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
       AttentionParams p = params;  // a mask over [1, H, T, T] is read at this diagonal block
       if (p.mask.kind != MaskKind::None) p.mask.data = p.mask.at(start * (p.mask.query_stride + p.mask.key_stride));
       const HeadsIn rows[3] = {at(heads[0]), at(heads[1]), at(heads[2])};
+      rotate(lease, rot, rows[0], 1, length, d.H, 0);  // positions restart with each sequence
+      rotate(lease, rot, rows[1], 1, length, d.Hkv, 0);
       attend(lease, plan.sequence_shape(length), plan.kv_heads, rows, o, p, buf.scratch);
       start += length;
     }
@@ -329,6 +353,95 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   const auto wo = w.slot(MhaWeights::WO);
   gemm_bias(lease, int(rows_q), int(d.Eo), int(hv), buf.merged, int(hv), wo.data, int(wo.ld),
             w.slot(MhaWeights::BO).data, out, int(d.Eo));
+  return Status::Ok;
+}
+
+Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache& cache, const CachedInputs& in,
+                          const AttentionParams& params, float* out) {
+  const MhaDims& d = w.dims();
+  if (!w.packed() || cache.heads() != d.Hkv || cache.key_dim() != d.Dk || cache.value_dim() != d.Dv)
+    return Status::InvalidArgument;
+  if (in.rows < 1 || in.segments < 1 || params.mask.kind != MaskKind::None || params.key_lengths || params.weights)
+    return Status::InvalidArgument;
+  if (in.rows > kBlasIntMax) return Status::TooLarge;
+  int64_t total = 0, longest = 0;  // longest: the most keys any segment attends to
+  for (int64_t s = 0; s < in.segments; ++s) {
+    const int64_t n = in.lengths[s], past = in.past[s], row = in.cache_rows[s];
+    if (n < 1 || past < 0 || row < 0 || row >= cache.batch() || past + n > cache.max_length())
+      return Status::InvalidArgument;
+    total += n;
+    longest = std::max(longest, past + n);
+  }
+  if (total != in.rows) return Status::InvalidArgument;
+
+  const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.H * d.Dv, N = hq + hk + d.Hkv * d.Dv;
+  const AttentionShape widest{1, d.H, in.rows, longest, d.Dk, d.Dv};
+  Carver measure;
+  const auto pieces = [&](Carver& c) {
+    float* proj = c.take(checked_product({in.rows, N}));
+    float* merged = c.take(checked_product({in.rows, hv}));
+    float* scratch = c.take(attention_scratch_floats(widest, lease.threads(), false));
+    float* starts = c.take(checked_product({in.segments, 2}));  // int64 row offsets of the segments
+    return std::array<float*, 4>{proj, merged, scratch, starts};
+  };
+  pieces(measure);
+  if (!measure.ok()) return Status::TooLarge;
+  Workspace ws = WorkspacePool::instance().acquire(measure.used());
+  if (!ws.ok()) return Status::OutOfMemory;
+  Carver cut(ws.data(), ws.capacity());
+  const auto [proj, merged, scratch, start_floats] = pieces(cut);
+  if (!cut.ok()) return Status::OutOfMemory;
+  int64_t* starts = reinterpret_cast<int64_t*>(start_floats);
+
+  // One GEMM projects the new tokens' queries, keys and values: [rows, H·Dk | Hkv·Dk | Hkv·Dv].
+  const auto wqkv = w.slot(MhaWeights::WQ);
+  gemm_bias(lease, int(in.rows), int(N), int(d.E), in.x, int(d.E), wqkv.data, int(wqkv.ld), w.slot(MhaWeights::BQ).data,
+            proj, int(N));
+
+  // Rotate the new queries and keys at their positions and append keys and values to the
+  // cache. Many short segments (decode steps) go in parallel over segments; a few long
+  // ones (prefills) in parallel over their rows.
+  const Rotary& rot = w.rotary();
+  const auto place = [&](int64_t s, int64_t start, const Lease& inner) {
+    const int64_t n = in.lengths[s], past = in.past[s], row = in.cache_rows[s];
+    float* rows = proj + start * N;
+    rotate(inner, rot, {rows, 0, d.Dk, N}, 1, n, d.H, past);
+    rotate(inner, rot, {rows + hq, 0, d.Dk, N}, 1, n, d.Hkv, past);
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t g = 0; g < d.Hkv; ++g) {
+        std::memcpy(cache.key(row, g, past + t), rows + t * N + hq + g * d.Dk, sizeof(float) * size_t(d.Dk));
+        std::memcpy(cache.value(row, g, past + t), rows + t * N + hq + hk + g * d.Dv, sizeof(float) * size_t(d.Dv));
+      }
+  };
+  const auto for_segments = [&](auto&& f) {
+    for (int64_t s = 0, start = 0; s < in.segments; start += in.lengths[s], ++s) f(s, start);
+  };
+  if (in.segments >= lease.threads()) {
+    for_segments([&](int64_t s, int64_t start) { starts[s] = start; });
+    lease.parallel_for(in.segments, [&](int64_t s, int) { place(s, starts[s], ComputePool::inline_lease()); });
+  } else {
+    for_segments([&](int64_t s, int64_t start) { place(s, start, lease); });
+  }
+
+  // Each segment's new queries attend to its cache row, causally: query t of a segment with
+  // `past` cached tokens sees keys up to past + t (bottom-right alignment).
+  AttentionParams p = params;
+  p.causal = true;
+  const HeadsOut merged_heads{merged, 0, d.Dv, hv};
+  for_segments([&](int64_t s, int64_t start) {
+    const int64_t n = in.lengths[s], row = in.cache_rows[s];
+    const AttentionShape shape{1, d.H, n, in.past[s] + n, d.Dk, d.Dv};
+    const HeadsIn heads[3] = {{proj + start * N, 0, d.Dk, N},
+                              {cache.key(row, 0, 0), 0, cache.max_length() * d.Dk, d.Dk},
+                              {cache.value(row, 0, 0), 0, cache.max_length() * d.Dv, d.Dv}};
+    HeadsOut o = merged_heads;
+    o.data += start * hv;
+    attend(lease, shape, d.Hkv, heads, o, p, scratch);
+  });
+
+  const auto wo = w.slot(MhaWeights::WO);
+  gemm_bias(lease, int(in.rows), int(d.Eo), int(hv), merged, int(hv), wo.data, int(wo.ld), w.slot(MhaWeights::BO).data,
+            out, int(d.Eo));
   return Status::Ok;
 }
 

@@ -7,6 +7,8 @@
 #include "attention.h"
 #include "common.h"
 #include "compute_pool.h"
+#include "kv_cache.h"
+#include "rotary.h"
 
 namespace na {
 
@@ -36,9 +38,12 @@ class MhaWeights {
     int64_t rows, cols, ld;
   };
 
-  // Sizes must have passed mha_check_dims.
-  explicit MhaWeights(const MhaDims& d);
+  // Sizes must have passed mha_check_dims; so must the rotary settings (mha_check_rotary).
+  explicit MhaWeights(const MhaDims& d, Rotary rotary = {});
   const MhaDims& dims() const { return d_; }
+  // Rotary embedding of queries and keys (dim 0: none): a property of the layer, kept with
+  // its weights so that an async call holds both.
+  const Rotary& rotary() const { return rotary_; }
   bool packed() const { return packed_; }
   Slot slot(Name n) const;
 
@@ -48,6 +53,7 @@ class MhaWeights {
 
  private:
   MhaDims d_;
+  Rotary rotary_;
   bool packed_;
   std::vector<float> w_in_;  // packed [E, Nt], or wq | wk | wv stored one after another
   std::vector<float> b_in_;  // [H·(2Dk+Dv)]: bq | bk | bv
@@ -57,6 +63,9 @@ class MhaWeights {
 // Every size >= 1, Hkv divides H, every GEMM dimension within BLAS's int, at most
 // kMaxParameters weights.
 Status mha_check_dims(const MhaDims& d);
+
+// dim even, in [0, Dk], with dim/2 finite frequencies.
+Status mha_check_rotary(const MhaDims& d, const Rotary& r);
 
 struct MhaInputs {
   int64_t B, Lq, Lk;
@@ -75,6 +84,27 @@ struct MhaInputs {
 // `params.scale` is the softmax scale. Workspace comes from the process pool.
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
                    float* out);
+
+// Self-attention that appends to a key/value cache: `x` [rows, E] holds the new tokens of
+// `segments` cache rows, segment s being `lengths[s]` consecutive rows for cache row
+// `cache_rows[s]` (distinct), which already holds `past[s]` tokens. Each new token is
+// projected, rotated at position past[s] + t, appended at that position, and attends
+// causally (within params.window) to everything its row holds up to itself.
+struct CachedInputs {
+  const float* x;
+  int64_t rows;
+  int64_t segments;
+  const int32_t* lengths;
+  const int32_t* cache_rows;
+  const int32_t* past;
+};
+
+// out: [rows, Eo]. The layer must be self-attention shaped (Ek = Ev = E) and the cache
+// made for it (Hkv heads of Dk and Dv); past[s] + lengths[s] <= its max length. The
+// caller updates its lengths after success; on failure the cache's filled prefixes are
+// untouched (only positions past them may have been written).
+Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache& cache, const CachedInputs& in,
+                          const AttentionParams& params, float* out);
 
 // Multiply-adds of one forward call: for choosing how many threads to lease.
 int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk);

@@ -15,7 +15,10 @@ const native = require(BINARY);
 // The raw functions take their arguments positionally, in the order of native.argNames
 // (lib/binding.ts packs them the same way): P lists a named arguments object in that
 // order, so the cases below read by name.
-const P = (entry, o) => native.argNames[entry].map((n) => o[n]);
+// Arguments a case leaves out take these values (the newer options, off); a case that
+// names one, even as undefined, passes what it names.
+const DEFAULTS = { rotaryDim: 0, rotaryInterleaved: false, rotaryInvFreq: null, slidingWindow: 0, cache: null, cacheRows: null };
+const P = (entry, o) => native.argNames[entry].map((n) => (n in o ? o[n] : DEFAULTS[n]));
 
 const f32 = (n, seed = 1) => {
   const a = new Float32Array(n);
@@ -70,6 +73,29 @@ const L = (changes) => () => new native.MultiHeadAttention(...P('layer', { ...LA
 // [name, call, expect]: expect 'error' (TypeError/RangeError, thrown or rejected) or 'ok'
 // (a valid control call). A case accepted today that should be refused can be marked
 // 'known-bug:<what>': the parent then runs it as an it.fails.
+// A decoder layer for the cache cases: self-attention E=8, H=2, one key/value head of 4,
+// rotary over all 4 features, sliding window 3. A cache of 2 rows × 5 tokens.
+const DECODER = {
+  embedDim: 8, numHeads: 2, numKvHeads: 1, keyDim: 4, valueDim: 4, kdim: 8, vdim: 8, outputDim: 8, useBias: false, scale: 0.5,
+  rotaryDim: 4, rotaryInterleaved: false, rotaryInvFreq: new Float64Array([1, 0.01]), slidingWindow: 3,
+};
+const decoder = new native.MultiHeadAttention(...P('layer', DECODER));
+for (const [i, [name, n]] of [['wq', 64], ['wk', 32], ['wv', 32], ['wo', 64]].entries()) decoder.setWeight(name, f32(n, 20 + i));
+const other = new native.MultiHeadAttention(...P('layer', DECODER));
+const newCache = (changes = {}) => new native.AttentionCache(...P('cache', { layer: decoder, batch: 2, maxLength: 5, ...changes }));
+const C = newCache;
+// One step for both rows: x [2, 1, 8] → out [2, 1, 8].
+const step = (cache, changes = {}) => {
+  const x = f32(16, 7);
+  return { ...fwd(), query: x, key: x, value: x, batch: 2, queryLength: 1, keyLength: 1, causal: true, out: new Float32Array(16), cache, ...changes };
+};
+const D = (changes, cache = newCache()) => () => decoder.forward(...P('forward', step(cache, changes)));
+const full = () => {
+  const c = newCache();
+  for (let i = 0; i < 5; i++) decoder.forward(...P('forward', step(c)));
+  return c;
+};
+
 const cases = [
   // ---- controls: the same arrays, valid --------------------------------------------
   ['control: forward valid', F({}), 'ok'],
@@ -269,6 +295,79 @@ const cases = [
   ['setNumThreads: 257', () => native.setNumThreads(257), 'error'],
   ['setNumThreads: NaN', () => native.setNumThreads(NaN), 'error'],
   ['setNumThreads: "2"', () => native.setNumThreads('2'), 'error'],
+
+  // ---- rotary and sliding window (layer) ----------------------------------------------
+  ['control: decoder layer (rotary, window)', () => new native.MultiHeadAttention(...P('layer', DECODER)), 'ok'],
+  ['layer: rotaryDim 3 (odd)', L({ rotaryDim: 3, rotaryInvFreq: new Float64Array(1) }), 'error'],
+  ['layer: rotaryDim 6 > keyDim 4', L({ rotaryDim: 6, rotaryInvFreq: new Float64Array(3) }), 'error'],
+  ['layer: rotaryDim -2', L({ rotaryDim: -2 }), 'error'],
+  ['layer: rotaryInvFreq of 1 for rotaryDim 4', L({ rotaryDim: 4, rotaryInvFreq: new Float64Array(1) }), 'error'],
+  ['layer: rotaryInvFreq null for rotaryDim 4', L({ rotaryDim: 4, rotaryInvFreq: null }), 'error'],
+  ['layer: rotaryInvFreq a Float32Array', L({ rotaryDim: 4, rotaryInvFreq: new Float32Array(2) }), 'error'],
+  ['layer: rotaryInvFreq with NaN', L({ rotaryDim: 4, rotaryInvFreq: new Float64Array([1, NaN]) }), 'error'],
+  ['layer: rotaryInvFreq with Infinity', L({ rotaryDim: 4, rotaryInvFreq: new Float64Array([Infinity, 1]) }), 'error'],
+  ['layer: rotaryInterleaved 1', L({ rotaryInterleaved: 1 }), 'error'],
+  ['layer: slidingWindow -1', L({ slidingWindow: -1 }), 'error'],
+  ['layer: slidingWindow 2.5', L({ slidingWindow: 2.5 }), 'error'],
+  ['layer: slidingWindow on a cross-attention layer (kdim 6)', L({ slidingWindow: 2 }), 'error'],
+  ['forward: causal false on a sliding-window layer', () => decoder.forward(...P('forward', { ...step(null), batch: 2, queryLength: 1, keyLength: 1, causal: false })), 'error'],
+
+  // ---- AttentionCache -----------------------------------------------------------------
+  ['control: cache', () => C(), 'ok'],
+  ['cache: layer a plain object', () => C({ layer: {} }), 'error'],
+  ['cache: layer a cache', () => C({ layer: newCache() }), 'error'],
+  ['cache: layer null', () => C({ layer: null }), 'error'],
+  ['cache: batch 0', () => C({ batch: 0 }), 'error'],
+  ['cache: maxLength 1.5', () => C({ maxLength: 1.5 }), 'error'],
+  ['cache: maxLength 2^31', () => C({ maxLength: 2 ** 31 }), 'error'],
+  ['cache: 2^31 × 2^31 rows × tokens (beyond any memory)', () => C({ batch: 2 ** 31 - 1, maxLength: 2 ** 31 - 1 }), 'error'],
+  ['cache: called without new', () => native.AttentionCache(decoder, 2, 5), 'error'],
+  ['cache: getLengths out of 3 for 2 rows', () => newCache().getLengths(new Int32Array(3)), 'error'],
+  ['cache: getLengths a Float32Array', () => newCache().getLengths(new Float32Array(2)), 'error'],
+  ['cache: truncate beyond the filled length', () => newCache().truncate(new Int32Array([1, 0])), 'error'],
+  ['cache: truncate -1', () => full().truncate(new Int32Array([-1, 0])), 'error'],
+  ['control: truncate a full cache to [2, 0]', () => full().truncate(new Int32Array([2, 0])), 'ok'],
+  ['cache: getLengths on a plain object', () => native.AttentionCache.prototype.getLengths.call({}, new Int32Array(2)), 'error'],
+
+  // ---- forward with a cache -----------------------------------------------------------
+  ['control: decode step', D({}), 'ok'],
+  ['control: decode step, async', () => decoder.forwardAsync(...P('forward', step(newCache()))), 'ok'],
+  ['control: decode step for row 1 only (cacheRows)', () => {
+    const x = f32(8, 3);
+    decoder.forward(...P('forward', step(newCache(), { query: x, key: x, value: x, batch: 1, out: new Float32Array(8), cacheRows: new Int32Array([1]) })));
+  }, 'ok'],
+  ['forward: one row without cacheRows on a 2-row cache', () => {
+    const x = f32(8, 3);
+    decoder.forward(...P('forward', step(newCache(), { query: x, key: x, value: x, batch: 1, out: new Float32Array(8) })));
+  }, 'error'],
+  ['forward: cache a plain object', D({ cache: {} }), 'error'],
+  ['forward: cache a layer', D({ cache: decoder }), 'error'],
+  ['forward: cache made by another layer', D({ cache: new native.AttentionCache(...P('cache', { layer: other, batch: 2, maxLength: 5 })) }), 'error'],
+  ['forward: cacheRows without a cache', F({ cacheRows: new Int32Array([0, 1]) }), 'error'],
+  ['forward: cacheRows [0, 0] (twice)', D({ cacheRows: new Int32Array([0, 0]) }), 'error'],
+  ['forward: cacheRows [0, 2] (no row 2)', D({ cacheRows: new Int32Array([0, 2]) }), 'error'],
+  ['forward: cacheRows [-1, 0]', D({ cacheRows: new Int32Array([-1, 0]) }), 'error'],
+  ['forward: cacheRows of 3 for 2 rows', D({ cacheRows: new Int32Array([0, 1, 0]) }), 'error'],
+  ['forward: cacheRows a Float32Array', D({ cacheRows: new Float32Array([0, 1]) }), 'error'],
+  ['forward: a step past maxLength', () => decoder.forward(...P('forward', step(full()))), 'error'],
+  ['forward: key another array with a cache', D({ key: f32(16, 9) }), 'error'],
+  ['forward: query of 15 for [2, 1, 8]', D({ query: f32(15), key: f32(15), value: f32(15) }), 'error'],
+  ['forward: mask with a cache', D({ mask: new Uint8Array(1).fill(1) }), 'error'],
+  ['forward: keyLengths with a cache', D({ keyLengths: new Int32Array([1, 1]) }), 'error'],
+  ['forward: weightsOut with a cache', D({ weightsOut: new Float32Array(2 * 2 * 1 * 1) }), 'error'],
+  ['forward: keyLength 2 ≠ queryLength 1 with a cache', D({ keyLength: 2 }), 'error'],
+  ['forward: sequenceLengths [1, 1] with batch 2', D({ sequenceLengths: new Int32Array([1, 1]) }), 'error'],
+  ['forward: cache on a cross-attention layer', F({ cache: newCache() }), 'error'],
+  ['forward: a cache busy with an async call', () => {
+    const c = newCache();
+    decoder.forwardAsync(...P('forward', step(c))).catch(() => {});
+    decoder.forward(...P('forward', step(c)));
+  }, 'state-error'],
+  ['cache: truncate while an async call appends', () => {
+    const c = newCache();
+    decoder.forwardAsync(...P('forward', step(c))).catch(() => {});
+    c.truncate(new Int32Array(2));
+  }, 'state-error'],
 ];
 
 // A mask whose strides overflow int64 while its shape is real: Lk = 2^20 keys (4 MiB).
@@ -334,7 +433,8 @@ const WORKER_SOURCE = `
   const { parentPort, workerData } = require('node:worker_threads');
   const native = require(workerData.binary);
   const E = 128, B = 2, L = 512;
-  const P = (entry, o) => native.argNames[entry].map((n) => o[n]);
+  const DEFAULTS = { rotaryDim: 0, rotaryInterleaved: false, rotaryInvFreq: null, slidingWindow: 0, cache: null, cacheRows: null };
+  const P = (entry, o) => native.argNames[entry].map((n) => (n in o ? o[n] : DEFAULTS[n]));
   const l = new native.MultiHeadAttention(...P('layer', { embedDim: E, numHeads: 4, numKvHeads: 4, keyDim: 32, valueDim: 32, kdim: E, vdim: E, outputDim: E, useBias: true, scale: 0.17 }));
   const q = new Float32Array(B * L * E).map((_, i) => Math.sin(i));
   const call = { query: q, key: q, value: q, batch: B, queryLength: L, keyLength: L, mask: null, maskStrides: [0, 0, 0, 0], causal: false, keyLengths: null, weightsOut: null };

@@ -93,6 +93,14 @@ describe('every raw function with lying or wrong arguments (one child process)',
     );
   });
 
+  // Not a bad argument but a bad moment (a cache an async call is still appending to): an
+  // Error saying so, thrown at once.
+  it.each(named('state-error').map((r) => [r.name, r] as const))('%s → Error (in flight)', (_name, r) => {
+    expect(r.outcome).toBe('threw');
+    expect(r.type).toBe('Error');
+    expect(r.message).toMatch(/^\w+: .*in use by an async call still in flight/);
+  });
+
   it.each(named('ok').map((r) => [r.name, r] as const))('%s → succeeds', (_name, r) => {
     expect(['returned', 'resolved'], `${r.name}: ${r.outcome} ${r.message ?? ''}`).toContain(r.outcome);
   });

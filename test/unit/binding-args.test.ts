@@ -4,7 +4,16 @@
 // below must name every field of its interface and no other, or tsc fails (npm run lint);
 // this test then fails if the C++ list has other names.
 import { describe, expect, it } from 'vitest';
-import type { ForwardArgs, GetWeightArgs, LayerArgs, MatmulArgs, SdpaArgs, SetWeightArgs } from '../../binding';
+import type {
+  CacheArgs,
+  CacheLengthsArgs,
+  ForwardArgs,
+  GetWeightArgs,
+  LayerArgs,
+  MatmulArgs,
+  SdpaArgs,
+  SetWeightArgs,
+} from '../../binding';
 import { rawBinding } from '../../lib/binding';
 
 type Fields<T> = Record<keyof T, true>;
@@ -20,6 +29,10 @@ const layer: Fields<LayerArgs> = {
   outputDim: true,
   useBias: true,
   scale: true,
+  rotaryDim: true,
+  rotaryInterleaved: true,
+  rotaryInvFreq: true,
+  slidingWindow: true,
 };
 const forward: Fields<ForwardArgs> = {
   query: true,
@@ -29,6 +42,8 @@ const forward: Fields<ForwardArgs> = {
   queryLength: true,
   keyLength: true,
   sequenceLengths: true,
+  cache: true,
+  cacheRows: true,
   ...attention,
 };
 const sdpa: Fields<SdpaArgs> = {
@@ -47,9 +62,11 @@ const sdpa: Fields<SdpaArgs> = {
 const matmul: Fields<MatmulArgs> = { a: true, b: true, out: true, M: true, N: true, K: true };
 const setWeight: Fields<SetWeightArgs> = { name: true, data: true };
 const getWeight: Fields<GetWeightArgs> = { name: true, out: true };
+const cache: Fields<CacheArgs> = { layer: true, batch: true, maxLength: true };
+const cacheLengths: Fields<CacheLengthsArgs> = { lengths: true };
 
 describe('binding.d.ts and the C++ argument tables name the same arguments', () => {
-  it.each(Object.entries({ layer, forward, sdpa, matmul, setWeight, getWeight }))('%s', (entry, fields) => {
+  it.each(Object.entries({ layer, forward, sdpa, matmul, setWeight, getWeight, cache, cacheLengths }))('%s', (entry, fields) => {
     const native = rawBinding.argNames[entry as keyof typeof rawBinding.argNames] as readonly string[];
     expect([...native].sort()).toEqual(Object.keys(fields).sort());
     expect(new Set(native).size).toBe(native.length);

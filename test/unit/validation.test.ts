@@ -176,7 +176,7 @@ describe('unknown option names are refused, naming the key and the nearest valid
 
   it('lists the valid names, and gives no hint when nothing is close', () => {
     expect(() => mha.forward(x, null, null, { zzzzzzzz: 1 } as never)).toThrow(
-      'options: unknown option "zzzzzzzz" (expected: mask, causal, keyLengths, sequenceLengths, out)',
+      'options: unknown option "zzzzzzzz" (expected: mask, causal, keyLengths, sequenceLengths, cache, cacheRows, out)',
     );
   });
 

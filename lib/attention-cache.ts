@@ -1,0 +1,104 @@
+// AttentionCache: the keys and values a decoding layer has seen, per sequence, held in
+// native memory allocated once. Made by MultiHeadAttention.createCache; appended to by
+// forward(x, null, null, { cache }).
+import { NativeCache, type NativeLayer } from './binding';
+import { describe, rangeError, typeError } from './errors';
+
+const CREATE = Symbol('AttentionCache.create');
+const natives = new WeakMap<AttentionCache, { native: NativeCache; owner: object }>();
+
+export class AttentionCache {
+  /** Cache rows: sequences it can hold at once. */
+  readonly batch: number;
+  /** Tokens each row can hold. */
+  readonly maxLength: number;
+  readonly numKvHeads: number;
+  readonly keyDim: number;
+  readonly valueDim: number;
+  readonly #native: NativeCache;
+
+  /** @internal Use MultiHeadAttention.createCache. */
+  constructor(
+    token: typeof CREATE,
+    owner: object,
+    layer: NativeLayer,
+    sizes: { batch: number; maxLength: number; numKvHeads: number; keyDim: number; valueDim: number },
+  ) {
+    if (token !== CREATE) throw new TypeError('AttentionCache: made by MultiHeadAttention.createCache({ batch, maxLength })');
+    this.batch = sizes.batch;
+    this.maxLength = sizes.maxLength;
+    this.numKvHeads = sizes.numKvHeads;
+    this.keyDim = sizes.keyDim;
+    this.valueDim = sizes.valueDim;
+    this.#native = new NativeCache(layer, { batch: sizes.batch, maxLength: sizes.maxLength });
+    natives.set(this, { native: this.#native, owner });
+  }
+
+  /** Tokens held by each row (a copy). */
+  get lengths(): Int32Array {
+    const out = new Int32Array(this.batch);
+    this.#native.getLengths({ lengths: out });
+    return out;
+  }
+
+  /** Bytes of key and value memory ([batch, numKvHeads, maxLength, keyDim + valueDim] floats). */
+  get byteLength(): number {
+    return this.#native.byteLength();
+  }
+
+  /** True while a forwardAsync call that appends to this cache is in flight. */
+  get busy(): boolean {
+    return this.#native.busy();
+  }
+
+  /**
+   * Rolls rows back to fewer tokens (speculative decoding's rejected tokens; a retry): one
+   * length for every row, or one per row. Each may not exceed the row's current length.
+   * Nothing is erased: later appends overwrite.
+   */
+  truncate(lengths: number | Int32Array | readonly number[]): void {
+    let target: Int32Array;
+    if (typeof lengths === 'number') {
+      if (!Number.isInteger(lengths) || lengths < 0)
+        throw rangeError('truncate: lengths', 'a non-negative integer', describe(lengths));
+      const current = this.lengths;
+      target = current.map((n) => Math.min(n, lengths));
+    } else if (lengths instanceof Int32Array || Array.isArray(lengths)) {
+      if (lengths.length !== this.batch) {
+        throw rangeError('truncate: lengths', `${this.batch} entries (one per cache row)`, `${lengths.length}`);
+      }
+      target = new Int32Array(this.batch);
+      for (let i = 0; i < this.batch; i++) {
+        const n: unknown = lengths[i];
+        if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) {
+          throw rangeError(`truncate: lengths[${i}]`, 'a non-negative integer', describe(n));
+        }
+        target[i] = n;
+      }
+    } else {
+      throw typeError('truncate: lengths', 'a number, an Int32Array or an array of numbers', lengths);
+    }
+    this.#native.truncate({ lengths: target });
+  }
+
+  /** Empties every row. */
+  reset(): void {
+    this.#native.truncate({ lengths: new Int32Array(this.batch) });
+  }
+}
+
+/** Makes a cache for `owner` (the lib layer) backed by its native layer. */
+export function createAttentionCache(
+  owner: object,
+  layer: NativeLayer,
+  sizes: ConstructorParameters<typeof AttentionCache>[3],
+): AttentionCache {
+  return new AttentionCache(CREATE, owner, layer, sizes);
+}
+
+/** The native cache behind `cache` when it was made for `owner`; null for another layer's; undefined when not a cache. */
+export function nativeCacheFor(cache: unknown, owner: object): NativeCache | null | undefined {
+  const entry = typeof cache === 'object' && cache !== null ? natives.get(cache as AttentionCache) : undefined;
+  if (!entry) return undefined;
+  return entry.owner === owner ? entry.native : null;
+}
