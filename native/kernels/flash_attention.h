@@ -39,6 +39,31 @@ struct FlashTask {
   int64_t head_tag;
 };
 
+// The decode kernel's task: a few query rows (the heads of one key/value group × a few new
+// tokens) against one chunk of keys [j0, j1), which are read in place (not packed: each
+// key is used by these rows only). Row r = head i · tokens + token t:
+//   query at q + i·q_head_stride + t·q_token_stride (Dk floats)
+//   key j at k + j·ldk, value j at v + j·ldv
+// Token t sees keys j <= past + t, and with window > 0 also j > past + t - window. The
+// result is the chunk's partial softmax per row, at partial + r·(Dv + 2): the row maximum
+// m, the sum l of exp(s - m), then O = Σ exp(s - m)·v unnormalised (m = -inf, l = 0, O = 0
+// when the row sees no key of the chunk); decode_merge (attention.cpp) combines chunks.
+constexpr int64_t kDecodeRows = 16;    // rows of one task at most
+constexpr int64_t kDecodeChunk = 512;  // keys of one task at most
+struct DecodeTask {
+  const float* q;
+  int64_t q_head_stride, q_token_stride;
+  int64_t heads, tokens;
+  const float* k;
+  const float* v;
+  int64_t ldk, ldv;
+  int64_t Dk, Dv;
+  int64_t j0, j1;
+  int64_t past, window;
+  float scale;
+  float* partial;
+};
+
 // One instruction set's fused kernel.
 struct FlashKernel {
   int64_t query_block;  // rows per task
@@ -47,6 +72,10 @@ struct FlashKernel {
   // Runs one task. `scratch` is this thread's 64-byte aligned region of scratch_floats();
   // its first 16 floats are a header that must be reset (reset_scratch) once per call.
   void (*run)(const FlashTask& t, float* scratch);
+  // Floats of per-thread scratch for decode tasks of Dk/Dv-sized heads (a multiple of 16).
+  int64_t (*decode_scratch_floats)(int64_t Dk, int64_t Dv);
+  // Runs one decode task; `scratch` is this thread's 64-byte aligned region.
+  void (*decode)(const DecodeTask& t, float* scratch);
 };
 
 // Marks a thread's scratch as holding no packed keys (call before each attention call).

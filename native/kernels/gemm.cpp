@@ -3,6 +3,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 namespace na {
@@ -29,10 +30,42 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
   sgemm(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
+namespace {
+
+// C[:, 0:n] for a few rows of A, by cblas_sgemv per row: B is streamed as it lies. On a
+// column panel narrow enough (K × kGemvPanel floats: 512 KiB at K = 2048) to stay in L2
+// while the rows pass over it, B comes from memory once whatever M is.
+void gemv_rows(int M, int n, int K, const float* A, int lda, const float* B, int ldb, const float* bias, float* C,
+               int ldc) {
+  for (int m = 0; m < M; ++m) {
+    float* y = C + int64_t(m) * ldc;
+    if (bias) std::memcpy(y, bias, sizeof(float) * n);
+    cblas_sgemv(CblasRowMajor, CblasTrans, K, n, 1.0f, B, ldb, A + int64_t(m) * lda, 1, bias ? 1.0f : 0.0f, y, 1);
+  }
+}
+
+}  // namespace
+
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                const float* bias, float* C, int ldc) {
   const int64_t macs = int64_t(M) * N * K;
   const int threads = lease.threads();
+  static const int gemv_rows_max = getenv("NA_GEMV_ROWS") ? atoi(getenv("NA_GEMV_ROWS")) : kGemvMaxRows;
+  if (M <= gemv_rows_max) {
+    // A decoding step: reading B is the whole cost. sgemm would first pack (copy) all of
+    // B, tripling its memory traffic (bench/NOTES.md); sgemv reads it in place.
+    const int panels = (N + kGemvPanel - 1) / kGemvPanel;
+    const auto panel = [&](int64_t p, int) {
+      const int begin = int(p) * kGemvPanel, n = std::min(kGemvPanel, N - begin);
+      gemv_rows(M, n, K, A, lda, B + begin, ldb, bias ? bias + begin : nullptr, C + begin, ldc);
+    };
+    if (threads <= 1 || macs < kParallelMinMacs) {
+      for (int p = 0; p < panels; ++p) panel(p, 0);
+    } else {
+      lease.parallel_for(panels, panel);
+    }
+    return;
+  }
   if (threads <= 1 || macs < kParallelMinMacs) {
     gemm_block(M, N, K, A, lda, B, ldb, bias, C, ldc);
     return;

@@ -15,6 +15,11 @@ const char* blas_core_name();  // the kernel family OpenBLAS dispatched to on th
 // (bias may be null). Splits the longer of M and N across the lease's threads (each
 // thread repacks the operand it does not split). Sizes must already be checked against
 // kBlasIntMax.
+// At most this many rows of A go through sgemv (row by row over L2-sized column panels of
+// kGemvPanel columns) instead of sgemm: see gemm.cpp.
+constexpr int kGemvMaxRows = 1;
+constexpr int kGemvPanel = 64;
+
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
                const float* bias, float* C, int ldc);
 

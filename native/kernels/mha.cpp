@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "decode_attention.h"
 #include "gemm.h"
 #include "workspace.h"
 
@@ -375,21 +376,56 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
   if (total != in.rows) return Status::InvalidArgument;
 
   const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.H * d.Dv, N = hq + hk + d.Hkv * d.Dv;
-  const AttentionShape widest{1, d.H, in.rows, longest, d.Dk, d.Dv};
+  // Segments of a few new tokens (decoding steps) attend through the decode kernel, all in
+  // one call; the others (prefills) one by one through the fused kernel.
+  int64_t short_segments = 0, longest_prefill = 0;
+  for (int64_t s = 0; s < in.segments; ++s) {
+    if (in.lengths[s] <= kDecodeMaxTokens) {
+      ++short_segments;
+    } else {
+      longest_prefill = std::max<int64_t>(longest_prefill, in.past[s] + in.lengths[s]);
+    }
+  }
+  const int64_t L = cache.max_length();
+  DecodeCall decode{d.H,
+                    d.Hkv,
+                    d.Dk,
+                    d.Dv,
+                    in.segments,
+                    in.lengths,
+                    in.past,
+                    nullptr,
+                    in.cache_rows,
+                    nullptr,
+                    N,
+                    nullptr,
+                    hv,
+                    nullptr,
+                    L * d.Hkv * d.Dk,
+                    L * d.Dk,
+                    d.Dk,
+                    nullptr,
+                    L * d.Hkv * d.Dv,
+                    L * d.Dv,
+                    d.Dv,
+                    params.scale,
+                    params.window};
+  const AttentionShape widest{1, d.H, in.rows, std::max<int64_t>(longest_prefill, 1), d.Dk, d.Dv};
   Carver measure;
   const auto pieces = [&](Carver& c) {
     float* proj = c.take(checked_product({in.rows, N}));
     float* merged = c.take(checked_product({in.rows, hv}));
-    float* scratch = c.take(attention_scratch_floats(widest, lease.threads(), false));
-    float* starts = c.take(checked_product({in.segments, 2}));  // int64 row offsets of the segments
-    return std::array<float*, 4>{proj, merged, scratch, starts};
+    float* scratch = c.take(longest_prefill ? attention_scratch_floats(widest, lease.threads(), false) : 0);
+    float* starts = c.take(checked_product({in.segments, 2}));  // int64 first rows of the segments
+    float* decode_ws = c.take(short_segments ? decode_workspace_floats(decode, lease.threads()) : 0);
+    return std::array<float*, 5>{proj, merged, scratch, starts, decode_ws};
   };
   pieces(measure);
   if (!measure.ok()) return Status::TooLarge;
   Workspace ws = WorkspacePool::instance().acquire(measure.used());
   if (!ws.ok()) return Status::OutOfMemory;
   Carver cut(ws.data(), ws.capacity());
-  const auto [proj, merged, scratch, start_floats] = pieces(cut);
+  const auto [proj, merged, scratch, start_floats, decode_ws] = pieces(cut);
   if (!cut.ok()) return Status::OutOfMemory;
   int64_t* starts = reinterpret_cast<int64_t*>(start_floats);
 
@@ -416,8 +452,8 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
   const auto for_segments = [&](auto&& f) {
     for (int64_t s = 0, start = 0; s < in.segments; start += in.lengths[s], ++s) f(s, start);
   };
+  for_segments([&](int64_t s, int64_t start) { starts[s] = start; });
   if (in.segments >= lease.threads()) {
-    for_segments([&](int64_t s, int64_t start) { starts[s] = start; });
     lease.parallel_for(in.segments, [&](int64_t s, int) { place(s, starts[s], ComputePool::inline_lease()); });
   } else {
     for_segments([&](int64_t s, int64_t start) { place(s, start, lease); });
@@ -425,10 +461,19 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
 
   // Each segment's new queries attend to its cache row, causally: query t of a segment with
   // `past` cached tokens sees keys up to past + t (bottom-right alignment).
+  if (short_segments > 0) {
+    decode.rows = starts;
+    decode.q = proj;
+    decode.o = merged;
+    decode.k = cache.key(0, 0, 0);
+    decode.v = cache.value(0, 0, 0);
+    decode_attention(lease, decode, decode_ws);
+  }
   AttentionParams p = params;
   p.causal = true;
   const HeadsOut merged_heads{merged, 0, d.Dv, hv};
   for_segments([&](int64_t s, int64_t start) {
+    if (in.lengths[s] <= kDecodeMaxTokens) return;
     const int64_t n = in.lengths[s], row = in.cache_rows[s];
     const AttentionShape shape{1, d.H, n, in.past[s] + n, d.Dk, d.Dv};
     const HeadsIn heads[3] = {{proj + start * N, 0, d.Dk, N},

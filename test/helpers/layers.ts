@@ -20,6 +20,7 @@ export function refConfig(layer: MultiHeadAttention): RefMhaConfig {
     outputDim: layer.outputDim,
     useBias: layer.useBias,
     scale: layer.scale,
+    rotary: layer.rotary && { dim: layer.rotary.dim, base: layer.rotary.base, interleaved: layer.rotary.interleaved },
   };
 }
 

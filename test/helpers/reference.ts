@@ -27,6 +27,8 @@ export interface RefAttentionOptions {
   causal?: boolean;
   /** [B]: only keys j < keyLengths[b] are real. */
   keyLengths?: Numbers | null;
+  /** With causal: query i also sees no key j <= i + (Lk - Lq) - window. */
+  window?: number | null;
 }
 
 export interface RefSdpaOptions extends RefAttentionOptions {
@@ -111,6 +113,7 @@ function sdpaCore(
         for (let j = 0; j < Lk; j++) {
           let ok = j < keyLen;
           if (options.causal && j > i + (Lk - Lq)) ok = false;
+          if (options.causal && options.window && j <= i + (Lk - Lq) - options.window) ok = false;
           let score = 0;
           if (ok) {
             for (let d = 0; d < Dk; d++) score += q[qBase + i * Dk + d]! * k[kBase + j * Dk + d]!;
@@ -171,6 +174,37 @@ export interface RefMhaConfig {
   outputDim: number;
   useBias: boolean;
   scale: number;
+  /**
+   * Rotary embedding of the projected queries and keys: pairs (i, i + dim/2) of each head's
+   * first `dim` features, or (2i, 2i + 1) when interleaved, turned by position · base^(-2i/dim).
+   * Keys at positions 0, 1, …; queries at i + (Lk − Lq).
+   */
+  rotary?: { dim: number; base: number; interleaved: boolean } | null;
+}
+
+/** Rotates rows [B, H, L, D] in place; row l of every (b, h) at position l + offset. */
+function rotate(
+  x: Float64Array,
+  B: number,
+  H: number,
+  L: number,
+  D: number,
+  offset: number,
+  r: NonNullable<RefMhaConfig['rotary']>,
+) {
+  const half = r.dim / 2;
+  for (let bh = 0; bh < B * H; bh++)
+    for (let l = 0; l < L; l++) {
+      const row = (bh * L + l) * D;
+      for (let i = 0; i < half; i++) {
+        const angle = (l + offset) * r.base ** ((-2 * i) / r.dim);
+        const [a, b] = r.interleaved ? [row + 2 * i, row + 2 * i + 1] : [row + i, row + i + half];
+        const xa = x[a]!;
+        const xb = x[b]!;
+        x[a] = xa * Math.cos(angle) - xb * Math.sin(angle);
+        x[b] = xb * Math.cos(angle) + xa * Math.sin(angle);
+      }
+    }
 }
 
 export type RefWeights = Partial<Record<'wq' | 'bq' | 'wk' | 'bk' | 'wv' | 'bv' | 'wo' | 'bo', RefTensor>>;
@@ -286,8 +320,13 @@ export function referenceMha(
         const i = rows ? rows[r]! : r;
         for (let d = 0; d < Dk; d++) qh[((b * H + h) * Lq + i) * Dk + d] = qSplit[((b * H + h) * R + r) * Dk + d]!;
       }
+  const kSplit = splitHeads(kp, B, Lk, Hkv, Dk);
+  if (config.rotary) {
+    rotate(qh, B, H, Lq, Dk, Lk - Lq, config.rotary); // rows not selected are rotated too (unused)
+    rotate(kSplit, B, Hkv, Lk, Dk, 0, config.rotary);
+  }
   // Grouped-query heads: repeat each key/value head for its H / Hkv query heads.
-  const kh = repeatHeads(splitHeads(kp, B, Lk, Hkv, Dk), B, Hkv, H / Hkv, Lk * Dk);
+  const kh = repeatHeads(kSplit, B, Hkv, H / Hkv, Lk * Dk);
   const vh = repeatHeads(splitHeads(vp, B, Lk, Hkv, Dv), B, Hkv, H / Hkv, Lk * Dv);
   const att = sdpaCore(qh, kh, vh, { B, H, Lq, Lk, Dk, Dv }, { ...options, scale }, rows);
   const merged = mergeHeads(att.output, B, R, H, Dv);
