@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the addon from source with cmake-js: build/Release/native_attention.node.
 //   node scripts/build-native.mjs [--debug] [--static-blas] [--sanitize] [--out DIR] [--install-tools]
+//                                 [--define NAME=VALUE ...]   (tuning A/B builds: see bench/native/ab.mjs)
 //                                 [--arch ARCH --toolchain FILE]   (cross builds: scripts/prebuild.mjs)
 // Missing tools get one clear message instead of a wall of CMake output.
 import { spawnSync } from 'node:child_process';
@@ -82,5 +83,7 @@ if (toolchain) cmakeArgs.push(`--CDCMAKE_TOOLCHAIN_FILE=${path.resolve(root, too
 cmakeArgs.push(`--CDNODE_ADDON_API_INC=${tools.addonApi}`);
 if (flag('--static-blas')) cmakeArgs.push('--CDNATIVE_ATTENTION_STATIC_BLAS=ON');
 cmakeArgs.push(`--CDNATIVE_ATTENTION_SANITIZE=${flag('--sanitize') ? 'ON' : 'OFF'}`);
+const defines = args.flatMap((a, i) => (a === '--define' && args[i + 1] ? [args[i + 1]] : []));
+cmakeArgs.push(`--CDNATIVE_ATTENTION_DEFINES=${defines.join(';')}`);
 const r = spawnSync(process.execPath, cmakeArgs, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

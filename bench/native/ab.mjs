@@ -9,7 +9,11 @@
 //         --B/--H/--L/--D), with the same run's sgemm (matmul 1024³) for a GFLOP/s ceiling;
 //         attention counted as 4·Lq·Lk·D flops per head (causal: about half).
 //         (--no-gemm: skip it; it evicts the caches between calls)
-//   mha:  AttentionLayer.forward of a bench shape (bench/lib/shapes.mjs) with random weights.
+//   mha:  MultiHeadAttention.forward of a bench shape (bench/lib/shapes.mjs) with random weights.
+//   matmul: C[M, N] = A[M, K]·B[K, N] for each M of --M (default 1,2,4,8; K=2048, N=3072
+//         unless --K/--N): the projections of a decoding step (few rows, a large weight).
+// Each build is called with its own argument order (its argNames), so builds from before
+// and after a change of the native boundary compare.
 // NATIVE_ATTENTION_ISA applies to whichever build reads it (the fused one).
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -26,6 +30,10 @@ const opt = (name, def) => {
 const flag = (name) => argv.includes(`--${name}`);
 const A = require(path.resolve(opt('a', path.join(here, '../../build/Release/native_attention.node'))));
 const Bm = require(path.resolve(opt('b', path.join(here, '../../build/Release/native_attention.node'))));
+// A named arguments object in module m's order; arguments a build does not know are left out,
+// those it knows and the object lacks take the defaults (options off).
+const DEFAULTS = { rotaryDim: 0, rotaryInterleaved: false, rotaryInvFreq: null, slidingWindow: 0, cache: null, cacheRows: null, sequenceLengths: null, numKvHeads: undefined };
+const P = (m, entry, o) => m.argNames[entry].map((n) => (n in o ? o[n] : DEFAULTS[n]));
 const threads = Number(opt('threads', 1));
 const reps = Number(opt('reps', 15));
 const kase = opt('case', 'sdpa');
@@ -78,7 +86,12 @@ if (kase === 'sdpa') {
     ms = [Lk, 0, 0, 1];
   }
   const call = (m, o) =>
-    m.scaledDotProductAttention(q, k, v, B, H, L, Lk, D, D, 1 / Math.sqrt(D), mask, ...ms, causal, null, o, null, false);
+    m.scaledDotProductAttention(
+      ...P(m, 'sdpa', {
+        q, k, v, batch: B, heads: H, queryLength: L, keyLength: Lk, keyDim: D, valueDim: D, scale: 1 / Math.sqrt(D),
+        mask, maskStrides: ms, causal, keyLengths: null, out: o, weightsOut: null,
+      }),
+    );
   fa = () => call(A, oa);
   fb = () => call(Bm, ob);
   flops = 4 * B * H * L * Lk * D * (causal ? 0.5 : 1);
@@ -87,7 +100,7 @@ if (kase === 'sdpa') {
   const ga = rand(n * n),
     gb = rand(n * n),
     gc = new Float32Array(n * n);
-  gemm = () => Bm.matmul(ga, gb, gc, n, n, n);
+  gemm = () => Bm.matmul(...P(Bm, 'matmul', { a: ga, b: gb, out: gc, M: n, N: n, K: n }));
   gemm.flops = 2 * n * n * n;
   fa();
   fb();
@@ -98,6 +111,37 @@ if (kase === 'sdpa') {
     big = Math.max(big, Math.abs(oa[i]));
   }
   console.log(`max |A - B| = ${worst.toExponential(2)} (max |A| ${big.toFixed(3)})`);
+} else if (kase === 'matmul') {
+  const K = Number(opt('K', 2048)),
+    N = Number(opt('N', 3072));
+  const Ms = opt('M', '1,2,4,8').split(',').map(Number);
+  const w = rand(K * N);
+  for (const M of Ms) {
+    const a = rand(M * K),
+      ca = new Float32Array(M * N),
+      cb = new Float32Array(M * N);
+    const ta = [],
+      tb = [];
+    const ma = () => A.matmul(...P(A, 'matmul', { a, b: w, out: ca, M, N, K }));
+    const mb = () => Bm.matmul(...P(Bm, 'matmul', { a, b: w, out: cb, M, N, K }));
+    ma();
+    mb();
+    for (let r = 0; r < reps; r++) {
+      if (r % 2) {
+        tb.push(time(mb));
+        ta.push(time(ma));
+      } else {
+        ta.push(time(ma));
+        tb.push(time(mb));
+      }
+    }
+    const [xa, xb] = [median(ta), median(tb)];
+    const gbs = (ms) => ((4 * K * N) / ms / 1e6).toFixed(1);
+    console.log(
+      `matmul M=${M} K=${K} N=${N}, ${threads} thread(s): A ${xa.toFixed(2)} ms (${gbs(xa)} GB/s of weight), B ${xb.toFixed(2)} ms (${gbs(xb)}), B/A = ${(xb / xa).toFixed(3)}`,
+    );
+  }
+  process.exit(0);
 } else {
   const name = opt('shape', 'S3');
   const s = SHAPES[name];
@@ -105,11 +149,16 @@ if (kase === 'sdpa') {
     H = s.H,
     Dh = E / H;
   const make = (m) => {
-    const layer = new m.AttentionLayer(E, H, Dh, Dh, E, E, E, true, 1 / Math.sqrt(Dh));
+    const layer = new m.MultiHeadAttention(
+      ...P(m, 'layer', {
+        embedDim: E, numHeads: H, numKvHeads: H, keyDim: Dh, valueDim: Dh, kdim: E, vdim: E, outputDim: E, useBias: true,
+        scale: 1 / Math.sqrt(Dh),
+      }),
+    );
     const sizes = [E * E, E, E * E, E, E * E, E, E * E, E];
-    sizes.forEach((n, i) => {
+    ['wq', 'bq', 'wk', 'bk', 'wv', 'bv', 'wo', 'bo'].forEach((name, i) => {
       seed = 777 + i;
-      layer.setWeight(i, rand(n, 0.05));
+      layer.setWeight(...P(m, 'setWeight', { name, data: rand(sizes[i], 0.05) }));
     });
     return layer;
   };
@@ -119,9 +168,15 @@ if (kase === 'sdpa') {
   const mem = s.cross ? rand(s.B * s.Lk * E) : x;
   const oa = new Float32Array(s.B * s.Lq * E),
     ob = new Float32Array(s.B * s.Lq * E);
-  const call = (layer, o) => layer.forward(x, mem, mem, s.B, s.Lq, s.Lk, null, 0, 0, 0, 0, causal, null, o, null, false);
-  fa = () => call(la, oa);
-  fb = () => call(lb, ob);
+  const call = (m, layer, o) =>
+    layer.forward(
+      ...P(m, 'forward', {
+        query: x, key: mem, value: mem, batch: s.B, queryLength: s.Lq, keyLength: s.Lk, mask: null,
+        maskStrides: [0, 0, 0, 0], causal, keyLengths: null, out: o, weightsOut: null,
+      }),
+    );
+  fa = () => call(A, la, oa);
+  fb = () => call(Bm, lb, ob);
   flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causal ? 0.5 : 1);
   label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causal ? ' causal' : ''}`;
   fa();

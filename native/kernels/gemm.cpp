@@ -50,8 +50,7 @@ void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda,
                const float* bias, float* C, int ldc) {
   const int64_t macs = int64_t(M) * N * K;
   const int threads = lease.threads();
-  static const int gemv_rows_max = getenv("NA_GEMV_ROWS") ? atoi(getenv("NA_GEMV_ROWS")) : kGemvMaxRows;
-  if (M <= gemv_rows_max) {
+  if (M <= kGemvMaxRows) {
     // A decoding step: reading B is the whole cost. sgemm would first pack (copy) all of
     // B, tripling its memory traffic (bench/NOTES.md); sgemv reads it in place.
     const int panels = (N + kGemvPanel - 1) / kGemvPanel;

@@ -16,8 +16,13 @@ const char* blas_core_name();  // the kernel family OpenBLAS dispatched to on th
 // thread repacks the operand it does not split). Sizes must already be checked against
 // kBlasIntMax.
 // At most this many rows of A go through sgemv (row by row over L2-sized column panels of
-// kGemvPanel columns) instead of sgemm: see gemm.cpp.
-constexpr int kGemvMaxRows = 1;
+// kGemvPanel columns) instead of sgemm: see gemm.cpp. sgemv's time grows with the rows
+// while sgemm's packing makes it flat, so from two rows on sgemm wins (bench/NOTES.md;
+// -DNA_GEMV_MAX_ROWS=.. in CXXFLAGS for an A/B build).
+#ifndef NA_GEMV_MAX_ROWS
+#define NA_GEMV_MAX_ROWS 1
+#endif
+constexpr int kGemvMaxRows = NA_GEMV_MAX_ROWS;
 constexpr int kGemvPanel = 64;
 
 void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
