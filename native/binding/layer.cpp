@@ -273,35 +273,38 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
                   "expected between 1 and " + std::to_string(batch) + " cache rows, got " + std::to_string(segments));
   int64_t total = 0;
   double attended = 0;  // multiply-add pairs of the attention: Σ new · (past + new)
-  for (int64_t s = 0; s < segments; ++s) {
-    const int32_t row = rows.value.IsEmpty() ? int32_t(s) : rows.data[s];
-    if (row < 0 || row >= batch)
-      a.range_error(A::cacheRows, "entry " + std::to_string(s) + ": expected an integer in [0, " +
-                                      std::to_string(batch - 1) + "], got " + std::to_string(row));
-    if (cache->seen[size_t(row)]) {
-      for (int64_t i = 0; i < s; ++i) cache->seen[size_t(cache->rows[size_t(i)])] = 0;
-      a.range_error(A::cacheRows, "entry " + std::to_string(s) + ": row " + std::to_string(row) +
-                                      " appears twice (each cache row at most once per call)");
+  {
+    // Rows marked as taken by this call; the marks are cleared however the checks end.
+    struct Marks {
+      CacheState& c;
+      int64_t n = 0;
+      ~Marks() {
+        for (int64_t i = 0; i < n; ++i) c.seen[size_t(c.rows[size_t(i)])] = 0;
+      }
+    } marks{*cache};
+    for (int64_t s = 0; s < segments; ++s) {
+      const int32_t row = rows.value.IsEmpty() ? int32_t(s) : rows.data[s];
+      if (row < 0 || row >= batch)
+        a.range_error(A::cacheRows, "entry " + std::to_string(s) + ": expected an integer in [0, " +
+                                        std::to_string(batch - 1) + "], got " + std::to_string(row));
+      if (cache->seen[size_t(row)])
+        a.range_error(A::cacheRows, "entry " + std::to_string(s) + ": row " + std::to_string(row) +
+                                        " appears twice (each cache row at most once per call)");
+      cache->seen[size_t(row)] = 1;
+      cache->rows[size_t(marks.n++)] = row;
+      const int32_t n = seq.value.IsEmpty() ? int32_t(T) : seq.data[s];
+      const int32_t past = cache->lengths[size_t(row)];
+      if (n < 1) a.range_error(A::sequenceLengths, "entry " + std::to_string(s) + ": expected a positive length");
+      if (int64_t(past) + n > max_length)
+        a.range_error(A::cache, "row " + std::to_string(row) + " holds " + std::to_string(past) +
+                                    " tokens: appending " + std::to_string(n) + " would pass maxLength " +
+                                    std::to_string(max_length));
+      cache->counts[size_t(s)] = n;
+      cache->past[size_t(s)] = past;
+      total += n;
+      attended += double(n) * double(past + n);
     }
-    cache->seen[size_t(row)] = 1;
-    const int32_t n = seq.value.IsEmpty() ? int32_t(T) : seq.data[s];
-    cache->rows[size_t(s)] = row;
-    cache->counts[size_t(s)] = n;
-    cache->past[size_t(s)] = cache->lengths[size_t(row)];
-    if (n < 1) {
-      for (int64_t i = 0; i <= s; ++i) cache->seen[size_t(cache->rows[size_t(i)])] = 0;
-      a.range_error(A::sequenceLengths, "entry " + std::to_string(s) + ": expected a positive length");
-    }
-    if (int64_t(cache->past[size_t(s)]) + n > max_length) {
-      for (int64_t i = 0; i <= s; ++i) cache->seen[size_t(cache->rows[size_t(i)])] = 0;
-      a.range_error(A::cache, "row " + std::to_string(row) + " holds " + std::to_string(cache->past[size_t(s)]) +
-                                  " tokens: appending " + std::to_string(n) + " would pass maxLength " +
-                                  std::to_string(max_length));
-    }
-    total += n;
-    attended += double(n) * double(cache->past[size_t(s)] + n);
   }
-  for (int64_t s = 0; s < segments; ++s) cache->seen[size_t(cache->rows[size_t(s)])] = 0;
   if (total != B * T)
     a.range_error(A::sequenceLengths,
                   "expected lengths summing to " + std::to_string(B * T) + ", got " + std::to_string(total));

@@ -17,24 +17,24 @@ namespace na {
 constexpr int64_t kDecodeMaxTokens = 8;
 
 struct DecodeCall {
-  int64_t H, Hkv, Dk, Dv;  // query heads, key/value heads (dividing H), head sizes
-  int64_t sequences;
-  const int32_t* tokens;  // [sequences] new tokens (>= 1; sequences of more than kDecodeMaxTokens are skipped)
-  const int32_t* past;    // [sequences] keys already held before them
-  const int64_t* rows;    // [sequences] index of the sequence's first token row in q and o
-  const int32_t* kv;      // [sequences] the sequence's row in k and v
+  int64_t H = 0, Hkv = 0, Dk = 0, Dv = 0;  // query heads, key/value heads (dividing H), head sizes
+  int64_t sequences = 0;
+  const int32_t* tokens = nullptr;  // [sequences] new tokens (>= 1; more than kDecodeMaxTokens: skipped)
+  const int32_t* past = nullptr;    // [sequences] keys already held before them
+  const int64_t* rows = nullptr;    // [sequences] index of the sequence's first token row in q and o
+  const int32_t* kv = nullptr;      // [sequences] the sequence's row in k and v
   // Token row r, head h: query at q + r·ldq + h·Dk, output at o + r·ldo + h·Dv.
-  const float* q;
-  int64_t ldq;
-  float* o;
-  int64_t ldo;
+  const float* q = nullptr;
+  int64_t ldq = 0;
+  float* o = nullptr;
+  int64_t ldo = 0;
   // Row c, key/value head g, position j: key at k + c·k_row + g·k_head + j·ldk (values alike).
-  const float* k;
-  int64_t k_row, k_head, ldk;
-  const float* v;
-  int64_t v_row, v_head, ldv;
-  float scale;
-  int64_t window;  // > 0: token t of a sequence sees keys (past + t - window, past + t]
+  const float* k = nullptr;
+  int64_t k_row = 0, k_head = 0, ldk = 0;
+  const float* v = nullptr;
+  int64_t v_row = 0, v_head = 0, ldv = 0;
+  float scale = 1.0f;
+  int64_t window = 0;  // > 0: token t of a sequence sees keys (past + t - window, past + t]
 };
 
 // Floats of workspace decode_attention needs for `threads` threads; -1 on overflow.

@@ -387,29 +387,25 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
     }
   }
   const int64_t L = cache.max_length();
-  DecodeCall decode{d.H,
-                    d.Hkv,
-                    d.Dk,
-                    d.Dv,
-                    in.segments,
-                    in.lengths,
-                    in.past,
-                    nullptr,
-                    in.cache_rows,
-                    nullptr,
-                    N,
-                    nullptr,
-                    hv,
-                    nullptr,
-                    L * d.Hkv * d.Dk,
-                    L * d.Dk,
-                    d.Dk,
-                    nullptr,
-                    L * d.Hkv * d.Dv,
-                    L * d.Dv,
-                    d.Dv,
-                    params.scale,
-                    params.window};
+  DecodeCall decode;
+  decode.H = d.H;
+  decode.Hkv = d.Hkv;
+  decode.Dk = d.Dk;
+  decode.Dv = d.Dv;
+  decode.sequences = in.segments;
+  decode.tokens = in.lengths;
+  decode.past = in.past;
+  decode.kv = in.cache_rows;
+  decode.ldq = N;
+  decode.ldo = hv;
+  decode.k_row = L * d.Hkv * d.Dk;  // the cache: [batch, Hkv, L, D]
+  decode.k_head = L * d.Dk;
+  decode.ldk = d.Dk;
+  decode.v_row = L * d.Hkv * d.Dv;
+  decode.v_head = L * d.Dv;
+  decode.ldv = d.Dv;
+  decode.scale = params.scale;
+  decode.window = params.window;
   const AttentionShape widest{1, d.H, in.rows, std::max<int64_t>(longest_prefill, 1), d.Dk, d.Dv};
   Carver measure;
   const auto pieces = [&](Carver& c) {
