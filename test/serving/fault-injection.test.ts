@@ -14,9 +14,18 @@ interface Result {
   outcome: 'ok' | 'error';
   type?: string;
   message?: string;
+  /** Cache cases: the call failed; its cache's lengths, busy flag and a retry after. */
+  call?: string;
+  unchanged?: boolean;
+  notBusy?: boolean;
+  retryOk?: boolean;
 }
 
-function run(kind: 'alloc' | 'thread'): { results: Result[]; worksAfter: boolean } {
+function run(kind: 'alloc' | 'thread' | 'cache'): {
+  results: Result[];
+  worksAfter: boolean;
+  succeededAt?: Record<string, number>;
+} {
   const r = spawnSync(process.execPath, [CHILD, DIST, kind], {
     encoding: 'utf8',
     timeout: 120_000,
@@ -51,5 +60,44 @@ describe('fault injection', () => {
     expect(results[1]).toMatchObject({ outcome: 'error', type: 'Error' });
     expect(results[1]!.message).toMatch(/could not start a compute thread/);
     expect(worksAfter).toBe(true);
+  });
+
+  it('caches: each allocation of createCache and of cached forward / forwardAsync fails cleanly; nothing is committed', () => {
+    const { results, worksAfter, succeededAt } = run('cache');
+    console.table(
+      results.map(({ name, outcome, message, unchanged, notBusy, retryOk }) => ({
+        name,
+        outcome,
+        message,
+        unchanged,
+        notBusy,
+        retryOk,
+      })),
+    );
+    for (const r of results) {
+      expect(r.outcome, r.name).toBe('error');
+      expect(r.type, r.name).toBe('Error');
+      expect(r.message, r.name).toMatch(/could not allocate/);
+      // The cache's lengths as before the call, not busy, and a retry gives the bits and
+      // lengths of a cache that never failed.
+      expect({ unchanged: r.unchanged, notBusy: r.notBusy, retryOk: r.retryOk }, r.name).toEqual({
+        unchanged: true,
+        notBusy: true,
+        retryOk: true,
+      });
+    }
+    // createCache fails at its allocations (the state and the key/value memory) and then works.
+    expect(results.filter((r) => r.call === 'createCache').length).toBeGreaterThanOrEqual(2);
+    expect(worksAfter).toBe(true);
+    // Every kind of call was made to fail at least at its workspace (sync), and async calls
+    // also at their copies of the inputs and the output, the call record and the workspace
+    // on the pool thread; each then succeeded once the allocation to fail was past the last.
+    const calls = Object.keys(succeededAt ?? {});
+    expect(calls.length).toBe(8);
+    for (const call of calls) {
+      const failures = results.filter((r) => r.call === call).length;
+      expect(failures, call).toBe(succeededAt![call]);
+      expect(failures, call).toBeGreaterThanOrEqual(call.startsWith('forwardAsync') ? 7 : 1);
+    }
   });
 });
