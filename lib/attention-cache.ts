@@ -4,8 +4,16 @@
 import { NativeCache, type NativeLayer } from './binding';
 import { describe, rangeError, typeError } from './errors';
 
-const CREATE = Symbol('AttentionCache.create');
 const natives = new WeakMap<AttentionCache, { native: NativeCache; owner: object }>();
+
+/** A cache's sizes, as the layer that makes it knows them. */
+export interface AttentionCacheSizes {
+  batch: number;
+  maxLength: number;
+  numKvHeads: number;
+  keyDim: number;
+  valueDim: number;
+}
 
 export class AttentionCache {
   /** Cache rows: sequences it can hold at once. */
@@ -17,14 +25,8 @@ export class AttentionCache {
   readonly valueDim: number;
   readonly #native: NativeCache;
 
-  /** @internal Use MultiHeadAttention.createCache. */
-  constructor(
-    token: typeof CREATE,
-    owner: object,
-    layer: NativeLayer,
-    sizes: { batch: number; maxLength: number; numKvHeads: number; keyDim: number; valueDim: number },
-  ) {
-    if (token !== CREATE) throw new TypeError('AttentionCache: made by MultiHeadAttention.createCache({ batch, maxLength })');
+  // Made only by MultiHeadAttention.createCache (through AttentionCache.create).
+  private constructor(owner: object, layer: NativeLayer, sizes: AttentionCacheSizes) {
     this.batch = sizes.batch;
     this.maxLength = sizes.maxLength;
     this.numKvHeads = sizes.numKvHeads;
@@ -32,6 +34,11 @@ export class AttentionCache {
     this.valueDim = sizes.valueDim;
     this.#native = new NativeCache(layer, { batch: sizes.batch, maxLength: sizes.maxLength });
     natives.set(this, { native: this.#native, owner });
+  }
+
+  /** @internal A cache for `owner` (the lib layer) backed by its native layer. */
+  static create(owner: object, layer: NativeLayer, sizes: AttentionCacheSizes): AttentionCache {
+    return new AttentionCache(owner, layer, sizes);
   }
 
   /** Tokens held by each row (a copy). */
@@ -52,8 +59,9 @@ export class AttentionCache {
   }
 
   /**
-   * Rolls rows back to fewer tokens (speculative decoding's rejected tokens; a retry): one
-   * length for every row, or one per row. Each may not exceed the row's current length.
+   * Rolls rows back to fewer tokens (speculative decoding's rejected tokens; a retry). A
+   * number caps every row at that many tokens (rows already shorter keep theirs); an array
+   * gives each row its length, which may not exceed the row's current one (RangeError).
    * Nothing is erased: later appends overwrite.
    */
   truncate(lengths: number | Int32Array | readonly number[]): void {
@@ -85,15 +93,6 @@ export class AttentionCache {
   reset(): void {
     this.#native.truncate({ lengths: new Int32Array(this.batch) });
   }
-}
-
-/** Makes a cache for `owner` (the lib layer) backed by its native layer. */
-export function createAttentionCache(
-  owner: object,
-  layer: NativeLayer,
-  sizes: ConstructorParameters<typeof AttentionCache>[3],
-): AttentionCache {
-  return new AttentionCache(CREATE, owner, layer, sizes);
 }
 
 /** The native cache behind `cache` when it was made for `owner`; null for another layer's; undefined when not a cache. */

@@ -8,7 +8,7 @@ import {
   resolveSequenceLengths,
 } from './attention-options';
 import { runAsync, tensorResult } from './async';
-import { type AttentionCache, createAttentionCache, nativeCacheFor } from './attention-cache';
+import { AttentionCache, nativeCacheFor } from './attention-cache';
 import { native, type NativeLayer } from './binding';
 import { rangeError, shapeError, typeError } from './errors';
 import { sizeOf } from './layout';
@@ -71,7 +71,7 @@ export interface MultiHeadAttentionOptions {
 }
 
 export type { Rotary, RotaryOptions, RotaryScaling } from './rotary';
-export { AttentionCache } from './attention-cache';
+export { AttentionCache, type AttentionCacheSizes } from './attention-cache';
 
 export interface CacheOptions {
   /** Cache rows: sequences held at once. */
@@ -288,7 +288,7 @@ export class MultiHeadAttention {
       throw rangeError('createCache', 'a self-attention layer (kdim = vdim = embedDim)', `kdim ${this.kdim}, vdim ${this.vdim}`);
     }
     const { numKvHeads, keyDim, valueDim } = this;
-    return createAttentionCache(this, this.#layer, { batch, maxLength, numKvHeads, keyDim, valueDim });
+    return AttentionCache.create(this, this.#layer, { batch, maxLength, numKvHeads, keyDim, valueDim });
   }
 
   /** Names of this layer's weights (biases only when useBias). */
@@ -531,7 +531,11 @@ export class MultiHeadAttention {
         seen.add(cacheRows[i]!);
       }
     } else if (segments !== batch) {
-      throw rangeError('cacheRows', `given when the ${unit}s (${segments}) are not the cache's ${batch} rows`, 'none');
+      throw rangeError(
+        'cacheRows',
+        `an array of the cache rows to append to (the call has ${segments} ${unit}s, the cache ${batch} rows)`,
+        'none',
+      );
     }
     const out = outputArray('out', o.out, B * T * this.outputDim, () => [
       ['query', query.data],

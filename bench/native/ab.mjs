@@ -32,7 +32,15 @@ const A = require(path.resolve(opt('a', path.join(here, '../../build/Release/nat
 const Bm = require(path.resolve(opt('b', path.join(here, '../../build/Release/native_attention.node'))));
 // A named arguments object in module m's order; arguments a build does not know are left out,
 // those it knows and the object lacks take the defaults (options off).
-const DEFAULTS = { rotaryDim: 0, rotaryInterleaved: false, rotaryInvFreq: null, slidingWindow: 0, cache: null, cacheRows: null, sequenceLengths: null, numKvHeads: undefined };
+const DEFAULTS = {
+  rotaryDim: 0,
+  rotaryInterleaved: false,
+  rotaryInvFreq: null,
+  slidingWindow: 0,
+  cache: null,
+  cacheRows: null,
+  sequenceLengths: null,
+};
 const P = (m, entry, o) => m.argNames[entry].map((n) => (n in o ? o[n] : DEFAULTS[n]));
 const threads = Number(opt('threads', 1));
 const reps = Number(opt('reps', 15));
@@ -88,8 +96,22 @@ if (kase === 'sdpa') {
   const call = (m, o) =>
     m.scaledDotProductAttention(
       ...P(m, 'sdpa', {
-        q, k, v, batch: B, heads: H, queryLength: L, keyLength: Lk, keyDim: D, valueDim: D, scale: 1 / Math.sqrt(D),
-        mask, maskStrides: ms, causal, keyLengths: null, out: o, weightsOut: null,
+        q,
+        k,
+        v,
+        batch: B,
+        heads: H,
+        queryLength: L,
+        keyLength: Lk,
+        keyDim: D,
+        valueDim: D,
+        scale: 1 / Math.sqrt(D),
+        mask,
+        maskStrides: ms,
+        causal,
+        keyLengths: null,
+        out: o,
+        weightsOut: null,
       }),
     );
   fa = () => call(A, oa);
@@ -151,7 +173,15 @@ if (kase === 'sdpa') {
   const make = (m) => {
     const layer = new m.MultiHeadAttention(
       ...P(m, 'layer', {
-        embedDim: E, numHeads: H, numKvHeads: H, keyDim: Dh, valueDim: Dh, kdim: E, vdim: E, outputDim: E, useBias: true,
+        embedDim: E,
+        numHeads: H,
+        numKvHeads: H,
+        keyDim: Dh,
+        valueDim: Dh,
+        kdim: E,
+        vdim: E,
+        outputDim: E,
+        useBias: true,
         scale: 1 / Math.sqrt(Dh),
       }),
     );
@@ -171,8 +201,18 @@ if (kase === 'sdpa') {
   const call = (m, layer, o) =>
     layer.forward(
       ...P(m, 'forward', {
-        query: x, key: mem, value: mem, batch: s.B, queryLength: s.Lq, keyLength: s.Lk, mask: null,
-        maskStrides: [0, 0, 0, 0], causal, keyLengths: null, out: o, weightsOut: null,
+        query: x,
+        key: mem,
+        value: mem,
+        batch: s.B,
+        queryLength: s.Lq,
+        keyLength: s.Lk,
+        mask: null,
+        maskStrides: [0, 0, 0, 0],
+        causal,
+        keyLengths: null,
+        out: o,
+        weightsOut: null,
       }),
     );
   fa = () => call(A, la, oa);

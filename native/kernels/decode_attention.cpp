@@ -41,7 +41,7 @@ struct Layout {
 Layout layout(const Plan& p, int threads, float* base) {
   const DecodeCall& c = p.c;
   Layout l{};
-  const int64_t index_floats = 2 * 2 * (c.sequences + 1);  // two int64 arrays
+  const int64_t index_floats = (c.sequences + 1) * 4;  // two int64 arrays of sequences + 1
   int64_t tasks = 0;
   for (int64_t s = 0; s < c.sequences; ++s) tasks += p.units(s) * p.chunks(s);
   const int64_t per_thread = kernels().flash.decode_scratch_floats(c.Dk, c.Dv);

@@ -4,8 +4,8 @@
 // (the lengths) is kept by the owner (the binding), which commits a call's appends only
 // once the call has succeeded.
 #pragma once
+#include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 
 #include "common.h"
@@ -35,10 +35,11 @@ class KvCache {
 
  private:
   KvCache() = default;
-  struct Free {
-    void operator()(float* p) const { std::free(p); }
+  struct Unmap {
+    size_t bytes;
+    void operator()(float* p) const;
   };
-  std::unique_ptr<float, Free> memory_;
+  std::unique_ptr<float, Unmap> memory_{nullptr, Unmap{0}};
   float* keys_ = nullptr;
   float* values_ = nullptr;
   int64_t batch_ = 0, heads_ = 0, max_length_ = 0, Dk_ = 0, Dv_ = 0, floats_ = 0;

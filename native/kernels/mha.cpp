@@ -1,7 +1,6 @@
 #include "mha.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstring>
 
@@ -408,22 +407,34 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
   decode.window = params.window;
   const AttentionShape widest{1, d.H, in.rows, std::max<int64_t>(longest_prefill, 1), d.Dk, d.Dv};
   Carver measure;
+  // The workspace's pieces, described once for measuring and for carving (see Carver).
+  struct Pieces {
+    float* proj;       // [rows, N]: the new tokens' queries, keys and values
+    float* merged;     // [rows, H·Dv]: attention output, heads merged
+    float* scratch;    // the fused kernel's, for the prefill segments
+    int64_t* starts;   // [segments] first row of each segment
+    float* decode_ws;  // the decode kernel's, for the short segments
+  };
   const auto pieces = [&](Carver& c) {
-    float* proj = c.take(checked_product({in.rows, N}));
-    float* merged = c.take(checked_product({in.rows, hv}));
-    float* scratch = c.take(longest_prefill ? attention_scratch_floats(widest, lease.threads(), false) : 0);
-    float* starts = c.take(checked_product({in.segments, 2}));  // int64 first rows of the segments
-    float* decode_ws = c.take(short_segments ? decode_workspace_floats(decode, lease.threads()) : 0);
-    return std::array<float*, 5>{proj, merged, scratch, starts, decode_ws};
+    Pieces p;
+    p.proj = c.take(checked_product({in.rows, N}));
+    p.merged = c.take(checked_product({in.rows, hv}));
+    p.scratch = c.take(longest_prefill ? attention_scratch_floats(widest, lease.threads(), false) : 0);
+    p.starts = reinterpret_cast<int64_t*>(c.take(checked_product({in.segments, 2})));
+    p.decode_ws = c.take(short_segments ? decode_workspace_floats(decode, lease.threads()) : 0);
+    return p;
   };
   pieces(measure);
   if (!measure.ok()) return Status::TooLarge;
   Workspace ws = WorkspacePool::instance().acquire(measure.used());
   if (!ws.ok()) return Status::OutOfMemory;
   Carver cut(ws.data(), ws.capacity());
-  const auto [proj, merged, scratch, start_floats, decode_ws] = pieces(cut);
+  const Pieces buf = pieces(cut);
   if (!cut.ok()) return Status::OutOfMemory;
-  int64_t* starts = reinterpret_cast<int64_t*>(start_floats);
+  float* const proj = buf.proj;
+  float* const merged = buf.merged;
+  float* const scratch = buf.scratch;
+  int64_t* const starts = buf.starts;
 
   // One GEMM projects the new tokens' queries, keys and values: [rows, H·Dk | Hkv·Dk | Hkv·Dv].
   const auto wqkv = w.slot(MhaWeights::WQ);
@@ -463,7 +474,7 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
     decode.o = merged;
     decode.k = cache.key(0, 0, 0);
     decode.v = cache.value(0, 0, 0);
-    decode_attention(lease, decode, decode_ws);
+    decode_attention(lease, decode, buf.decode_ws);
   }
   AttentionParams p = params;
   p.causal = true;

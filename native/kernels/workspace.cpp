@@ -44,6 +44,25 @@ void deallocate(void* p, size_t bytes) {
 
 }  // namespace
 
+void* map_zeroed(size_t bytes) {
+#if defined(__unix__) || defined(__APPLE__)
+  void* p = mmap(nullptr, round_to_page(bytes), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+#else
+  return std::calloc(bytes, 1);
+#endif
+}
+
+void unmap_zeroed(void* p, size_t bytes) {
+  if (!p) return;
+#if defined(__unix__) || defined(__APPLE__)
+  munmap(p, round_to_page(bytes));
+#else
+  (void)bytes;
+  std::free(p);
+#endif
+}
+
 WorkspacePool& WorkspacePool::instance() {
   static WorkspacePool* pool = new WorkspacePool();  // outlives every call, never destroyed
   return *pool;

@@ -9,6 +9,13 @@ namespace na {
 
 class WorkspacePool;
 
+// Zeroed memory straight from the OS (mmap), backed only where it is written and returned
+// to the OS when freed: for long-lived buffers such as a key/value cache. (From calloc,
+// blocks below glibc's moving mmap threshold come from the heap, are zeroed by writing
+// every page, and keep their pages after free.) Null on failure.
+void* map_zeroed(size_t bytes);
+void unmap_zeroed(void* p, size_t bytes);
+
 // A 64-byte aligned float buffer borrowed from the pool; returned on destruction.
 class Workspace {
  public:
@@ -26,6 +33,13 @@ class Workspace {
 
  private:
   friend class WorkspacePool;
+
+  // Zeroed memory straight from the OS (mmap), backed only where it is written and returned
+  // to the OS when freed: for long-lived buffers such as a key/value cache. (From calloc,
+  // blocks below glibc's moving mmap threshold come from the heap, are zeroed by writing
+  // every page, and keep their pages after free.) Null on failure.
+  void* map_zeroed(size_t bytes);
+  void unmap_zeroed(void* p, size_t bytes);
   Workspace(float* d, size_t cap) : data_(d), capacity_(cap) {}
   float* data_ = nullptr;
   size_t capacity_ = 0;  // in floats

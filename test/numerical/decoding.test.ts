@@ -60,7 +60,9 @@ function rows(t: Tensor, b: number, t0: number, t1: number): Float32Array {
 function gather(t: Tensor, bs: number[], t0: number, t1: number): Tensor {
   const F = t.shape[2]!;
   const data = new Float32Array(bs.length * (t1 - t0) * F);
-  bs.forEach((b, i) => data.set(rows(t, b, t0, t1), i * (t1 - t0) * F));
+  bs.forEach((b, i) => {
+    data.set(rows(t, b, t0, t1), i * (t1 - t0) * F);
+  });
   return { data, shape: [bs.length, t1 - t0, F] };
 }
 
@@ -109,7 +111,9 @@ describe.each(CASES)('$name ($output)', (c) => {
       const shortest = Math.min(...pos);
       const group = pos.map((_, b) => b).filter((b) => pos[b]! < L && (call % 2 === 0 || pos[b] === shortest));
       const step: Tensor = { data: new Float32Array(group.length * x.shape[2]!), shape: [group.length, 1, x.shape[2]!] };
-      group.forEach((b, i) => step.data.set(rows(x, b, pos[b]!, pos[b]! + 1), i * x.shape[2]!));
+      group.forEach((b, i) => {
+        step.data.set(rows(x, b, pos[b]!, pos[b]! + 1), i * x.shape[2]!);
+      });
       const y = layer.forward(step, null, null, { cache, cacheRows: group.map(rowOf) });
       group.forEach((b, i) => {
         const got = { data: y.data.slice(i * x.shape[2]!, (i + 1) * x.shape[2]!), shape: [1, 1, x.shape[2]!] };

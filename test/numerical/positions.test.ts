@@ -78,7 +78,9 @@ describe('sliding window against the float64 reference', () => {
         if (!rows) return y;
         const out = new Float32Array(B * rows.length * 32);
         for (let b = 0; b < B; b++)
-          rows.forEach((r, i) => out.set(y.subarray((b * Lq + r) * 32, (b * Lq + r + 1) * 32), (b * rows.length + i) * 32));
+          rows.forEach((r, i) => {
+            out.set(y.subarray((b * Lq + r) * 32, (b * Lq + r + 1) * 32), (b * rows.length + i) * 32);
+          });
         return out;
       };
       for (const keyLengths of [null, randomKeyLengths(B, Lk, 5 + window)]) {
