@@ -76,6 +76,20 @@ struct FlashKernel {
   int64_t (*decode_scratch_floats)(int64_t Dk, int64_t Dv);
   // Runs one decode task; `scratch` is this thread's 64-byte aligned region.
   void (*decode)(const DecodeTask& t, float* scratch);
+
+  // GEMM on a weight packed once (experimental: no caller in the library yet; see
+  // bench/native/projection_gemm.cpp). The packed layout is this instruction set's own.
+  int64_t panel_width;  // columns of one packed panel (the micro-tile width)
+  // Floats of the packed copy of a [K, N] matrix: ceil(N / panel_width) panels of K × panel_width.
+  int64_t (*packed_floats)(int64_t K, int64_t N);
+  // Packs row-major B[K, N] (row stride ldb) into panels [ceil(N/w)][K][w], zero-padded;
+  // `out` is 64-byte aligned and holds packed_floats(K, N).
+  void (*pack_panels)(const float* B, int64_t ldb, int64_t K, int64_t N, float* out);
+  // C[M, N] (row stride ldc) = A[M, K] · B + bias[N] (bias may be null) for the columns of
+  // panels [p0, p1) only (disjoint panel ranges may run on different threads); A is
+  // row-major with row stride K, Bp = pack_panels(B). Nothing past column N is written.
+  void (*gemm_panels)(const float* A, int64_t M, int64_t K, const float* Bp, int64_t N, const float* bias, float* C,
+                      int64_t ldc, int64_t p0, int64_t p1);
 };
 
 // Marks a thread's scratch as holding no packed keys (call before each attention call).

@@ -6,6 +6,7 @@
 // rescale), merged-heads (strided) layouts with a poisoned output, NaN inputs, and 1 vs 2 threads bit for bit. Error
 // metric per output row: max |err| / max |ref| (P·V may cancel, so a per-element relative error is ill-posed). Exit
 // code 0 = pass.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -312,6 +313,62 @@ int main() {
     const std::vector<float> out2 = run(c, d, 1);
     for (int64_t i = 0; i < 20; ++i)
       CHECK(out2[size_t(i * 16)] != out2[size_t(i * 16)], "NaN key: row %lld not NaN", (long long)i);
+  }
+
+  // GEMM on a packed weight (FlashKernel::pack_panels / gemm_panels) against a float64
+  // product: sizes around the tiles (N % panel_width != 0, M % 12/6/4 != 0), bias or none,
+  // panel ranges split in two, C with a larger row stride whose extra columns (and the
+  // columns of panels not asked for) must stay untouched.
+  {
+    const FlashKernel& fk = kt.flash;
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    const int64_t w = fk.panel_width;
+    for (int64_t M : {1, 5, 13, 40})
+      for (int64_t N : {int64_t(1), w - 1, w + 3, 3 * w, int64_t(300)})
+        for (int64_t K : {1, 7, 64, 129})
+          for (int with_bias = 0; with_bias < 2; ++with_bias) {
+            std::vector<float> a(size_t(M * K)), b(size_t(K * (N + 5))), bias(static_cast<size_t>(N));
+            for (float& x : a) x = u(rng);
+            for (float& x : b) x = u(rng);
+            for (float& x : bias) x = u(rng);
+            const int64_t ldb = N + 5, ldc = N + 3, P = (N + w - 1) / w;
+            float* bp = static_cast<float*>(std::aligned_alloc(64, size_t(fk.packed_floats(K, N)) * 4 + 64));
+            fk.pack_panels(b.data(), ldb, K, N, bp);
+            std::vector<float> c(size_t(M * ldc), -7.0f);
+            const float* bs = with_bias ? bias.data() : nullptr;
+            const int64_t split = P / 2;
+            fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, split, P);
+            fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, 0, split);
+            double err = 0, ref_max = 0;
+            bool untouched = true;
+            for (int64_t i = 0; i < M; ++i) {
+              for (int64_t j = 0; j < N; ++j) {
+                double ref = with_bias ? bias[size_t(j)] : 0.0;
+                for (int64_t k = 0; k < K; ++k) ref += double(a[size_t(i * K + k)]) * b[size_t(k * ldb + j)];
+                err = std::fmax(err, std::fabs(c[size_t(i * ldc + j)] - ref));
+                ref_max = std::fmax(ref_max, std::fabs(ref));
+              }
+              for (int64_t j = N; j < ldc; ++j) untouched = untouched && c[size_t(i * ldc + j)] == -7.0f;
+            }
+            CHECK(err <= 1e-5 * std::fmax(ref_max, 1.0), "gemm_panels M=%lld N=%lld K=%lld bias=%d: err %.3g",
+                  (long long)M, (long long)N, (long long)K, with_bias, err);
+            CHECK(untouched, "gemm_panels M=%lld N=%lld K=%lld wrote past column N", (long long)M, (long long)N,
+                  (long long)K);
+            std::vector<float> c2(size_t(M * ldc), -7.0f);  // a panel range alone writes only its columns
+            if (P > 1) {
+              fk.gemm_panels(a.data(), M, K, bp, N, bs, c2.data(), ldc, 1, 2);
+              bool only = true;
+              for (int64_t i = 0; i < M; ++i)
+                for (int64_t j = 0; j < ldc; ++j)
+                  if (j >= w && j < std::min(2 * w, N) ? c2[size_t(i * ldc + j)] != c[size_t(i * ldc + j)]
+                                                       : c2[size_t(i * ldc + j)] != -7.0f)
+                    only = false;
+              CHECK(only, "gemm_panels [1, 2) M=%lld N=%lld K=%lld touched other columns", (long long)M, (long long)N,
+                    (long long)K);
+            }
+            std::free(bp);
+          }
   }
   return na_test::test_exit("flash_attention_test");
 }
