@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   } shapes[] = {
       {"S1qkv", 128, 1536, 512},  {"S1out", 128, 512, 512}, {"S4qkv", 2048, 768, 256}, {"S4out", 2048, 256, 256},
       {"S2qkv", 2048, 2304, 768}, {"D8", 8, 3072, 2048},    {"M1", 1, 3072, 2048},     {"S3qkv", 2048, 3072, 1024},
+      {"M256", 256, 1536, 512},   {"M512", 512, 1536, 512},  {"M1024", 1024, 1536, 512},  {"M512w", 512, 3072, 2048},
   };
   std::vector<std::pair<const char*, FlashKernel>> paths;
   if (!std::getenv("SKIP_GENERIC")) paths.push_back({"generic", generic::flash_kernel()});

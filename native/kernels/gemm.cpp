@@ -1,5 +1,7 @@
 #include "gemm.h"
 
+#include "cpu_features.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -28,6 +30,20 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
     beta = 1.0f;
   }
   sgemm(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A, const float* packed_b,
+                 const float* bias, float* C, int64_t ldc) {
+  const FlashKernel& fk = kernels().flash;
+  const int64_t panels = (N + fk.panel_width - 1) / fk.panel_width;
+  const int64_t chunks = std::min<int64_t>(lease.threads(), panels);
+  if (chunks <= 1 || M * N * K < kParallelMinMacs) {
+    fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, 0, panels);
+    return;
+  }
+  lease.parallel_for(chunks, [&](int64_t i, int) {
+    fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, panels * i / chunks, panels * (i + 1) / chunks);
+  });
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cpu_features.h"
 #include "decode_attention.h"
 #include "gemm.h"
 #include "workspace.h"
@@ -45,6 +46,12 @@ MhaWeights::MhaWeights(const MhaDims& d, Rotary rotary)
     bo_.assign(size_t(d.Eo), 0.0f);
   }
   wo_.assign(size_t(d.H * d.Dv * d.Eo), 0.0f);
+  const int64_t floats = int64_t(w_in_.size() + wo_.size());
+  if (kernels().isa == Isa::Avx512 && floats <= kPackedMaxFloats) {  // all zero, like the weights
+    const FlashKernel& fk = kernels().flash;
+    if (packed_) packed_in_.assign(size_t(fk.packed_floats(d.E, hq + hk + hv)), 0.0f);
+    packed_out_.assign(size_t(fk.packed_floats(d.H * d.Dv, d.Eo)), 0.0f);
+  }
 }
 
 MhaWeights::Slot MhaWeights::slot(Name n) const {
@@ -69,6 +76,18 @@ void MhaWeights::write(Name n, const float* src) {
   const Slot s = slot(n);
   if (!s.data) return;
   for (int64_t r = 0; r < s.rows; ++r) std::memcpy(s.data + r * s.ld, src + r * s.cols, sizeof(float) * s.cols);
+  // Repack the panels of the packed copy that hold this slot's columns.
+  const FlashKernel& fk = kernels().flash;
+  const int64_t w = fk.panel_width;
+  const auto repack = [&](const float* B, int64_t ldb, int64_t K, int64_t N, float* packed, int64_t c0, int64_t c1) {
+    const int64_t p0 = c0 / w, p1 = (c1 + w - 1) / w;
+    fk.pack_panels(B + p0 * w, ldb, K, std::min(N, p1 * w) - p0 * w, packed + p0 * K * w);
+  };
+  if (n == WO && !packed_out_.empty()) repack(wo_.data(), d_.Eo, s.rows, d_.Eo, packed_out_.data(), 0, d_.Eo);
+  if ((n == WQ || n == WK || n == WV) && !packed_in_.empty()) {
+    const int64_t c0 = s.data - w_in_.data();  // packed: the slot's first column in [E, nt]
+    repack(w_in_.data(), s.ld, d_.E, s.ld, packed_in_.data(), c0, c0 + s.cols);
+  }
 }
 
 void MhaWeights::read(Name n, float* dst) const {
@@ -225,7 +244,7 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, floa
 
 // Runs the plan's projections; heads[0..2] (Q, K, V) then address them either
 // head-major or as column slices of each projection's [B·L, N] output, read in place.
-void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn heads[3]) {
+void project_all(const Lease& lease, const MhaWeights& w, MhaPlan& p, const MhaBuffers& buf, HeadsIn heads[3]) {
   const int64_t B = p.shape.B;
   int next = 0;
   for (int j = 0; j < p.n_jobs; ++j) {
@@ -242,6 +261,11 @@ void project_all(const Lease& lease, MhaPlan& p, const MhaBuffers& buf, HeadsIn 
         const int64_t D = job.groups[g].D;
         heads[next++] = {job.groups[g].data, job.groups[g].heads * job.L * D, job.L * D, D};
       }
+    } else if (w.packed_in() && job.w.data == w.slot(MhaWeights::WQ).data && job.N == job.w.ld) {
+      // Self-attention: all of [wq | wk | wv], of which the layer keeps a packed copy.
+      gemm_packed(lease, rows, job.N, job.din, job.x, w.packed_in(), job.bias, buf.projected[j], job.N);
+      for (int g = 0; g < job.n_groups; ++g)
+        heads[next++] = {buf.projected[j] + job.groups[g].col, job.L * job.N, job.groups[g].D, job.N};
     } else {
       gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
                 buf.projected[j], int(job.N));
@@ -285,6 +309,19 @@ void attend(const Lease& lease, const AttentionShape& s, int64_t kv_heads, const
   }
 }
 
+// out [rows, Eo] = merged [rows, H·Dv] · wo + bo.
+void output_projection(const Lease& lease, const MhaWeights& w, int64_t rows, const float* merged, float* out) {
+  const MhaDims& d = w.dims();
+  const int64_t hv = d.H * d.Dv;
+  const auto wo = w.slot(MhaWeights::WO);
+  const float* bo = w.slot(MhaWeights::BO).data;
+  if (w.packed_out()) {
+    gemm_packed(lease, rows, d.Eo, hv, merged, w.packed_out(), bo, out, d.Eo);
+  } else {
+    gemm_bias(lease, int(rows), int(d.Eo), int(hv), merged, int(hv), wo.data, int(wo.ld), bo, out, int(d.Eo));
+  }
+}
+
 }  // namespace
 
 Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in, const AttentionParams& params,
@@ -319,7 +356,7 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
   if (!cut.ok()) return Status::OutOfMemory;
 
   HeadsIn heads[3];
-  project_all(lease, plan, buf, heads);
+  project_all(lease, w, plan, buf, heads);
   // Heads write straight into their columns of the merged [B·Lq, H·Dv] matrix.
   const int64_t hv = d.H * d.Dv;
   const HeadsOut merged{buf.merged, in.Lq * hv, d.Dv, hv};
@@ -350,9 +387,7 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
     }
   }
 
-  const auto wo = w.slot(MhaWeights::WO);
-  gemm_bias(lease, int(rows_q), int(d.Eo), int(hv), buf.merged, int(hv), wo.data, int(wo.ld),
-            w.slot(MhaWeights::BO).data, out, int(d.Eo));
+  output_projection(lease, w, rows_q, buf.merged, out);
   return Status::Ok;
 }
 
@@ -438,8 +473,12 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
 
   // One GEMM projects the new tokens' queries, keys and values: [rows, H·Dk | Hkv·Dk | Hkv·Dv].
   const auto wqkv = w.slot(MhaWeights::WQ);
-  gemm_bias(lease, int(in.rows), int(N), int(d.E), in.x, int(d.E), wqkv.data, int(wqkv.ld), w.slot(MhaWeights::BQ).data,
-            proj, int(N));
+  if (w.packed_in()) {
+    gemm_packed(lease, in.rows, N, d.E, in.x, w.packed_in(), w.slot(MhaWeights::BQ).data, proj, N);
+  } else {
+    gemm_bias(lease, int(in.rows), int(N), int(d.E), in.x, int(d.E), wqkv.data, int(wqkv.ld),
+              w.slot(MhaWeights::BQ).data, proj, int(N));
+  }
 
   // Rotate the new queries and keys at their positions and append keys and values to the
   // cache. Many short segments (decode steps) go in parallel over segments; a few long
@@ -491,9 +530,7 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
     attend(lease, shape, d.Hkv, heads, o, p, scratch);
   });
 
-  const auto wo = w.slot(MhaWeights::WO);
-  gemm_bias(lease, int(in.rows), int(d.Eo), int(hv), merged, int(hv), wo.data, int(wo.ld), w.slot(MhaWeights::BO).data,
-            out, int(d.Eo));
+  output_projection(lease, w, in.rows, merged, out);
   return Status::Ok;
 }
 

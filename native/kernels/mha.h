@@ -2,6 +2,8 @@
 // projection. Weights are stored in y = x·W + b orientation with head-major columns.
 #pragma once
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 #include <vector>
 
 #include "attention.h"
@@ -25,6 +27,31 @@ struct MhaDims {
 // The most weights a layer may have (8 GiB of floats): larger ones could only end in the
 // OOM killer, since Linux overcommits. Exported to lib/ as limits.maxParameters.
 constexpr int64_t kMaxParameters = int64_t(1) << 31;
+
+// Weights up to this many floats (16 MiB) also keep a copy packed for our own GEMM
+// (gemm_packed) on the AVX-512 path: there it beats OpenBLAS, which repacks the weight on
+// every call, by 5–25% on the projections (bench/NOTES.md, issue 10); the copy doubles the
+// weights' memory, which is why larger layers do without.
+constexpr int64_t kPackedMaxFloats = int64_t(4) << 20;
+
+// std::allocator with 64-byte alignment (the micro-tiles load packed panels aligned).
+template <typename T>
+struct Aligned64 {
+  using value_type = T;
+  Aligned64() = default;
+  template <typename U>
+  explicit Aligned64(const Aligned64<U>&) {}
+  T* allocate(size_t n);
+  void deallocate(T* p, size_t) { std::free(p); }
+  bool operator==(const Aligned64&) const { return true; }
+  bool operator!=(const Aligned64&) const { return false; }
+};
+template <typename T>
+T* Aligned64<T>::allocate(size_t n) {
+  void* p = std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64);
+  if (!p) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
 
 // The layer's parameters. When the query, key and value inputs all have E features, the
 // three input projections live side by side in one [E, H·(2Dk+Dv)] matrix, so
@@ -51,6 +78,12 @@ class MhaWeights {
   void write(Name n, const float* src);
   void read(Name n, float* dst) const;
 
+  // The packed copies for gemm_packed (null when this layer keeps none, see
+  // kPackedMaxFloats): all input projections [E, H·Dk + Hkv·(Dk + Dv)] (packed layers only)
+  // and wo [H·Dv, Eo].
+  const float* packed_in() const { return packed_in_.empty() ? nullptr : packed_in_.data(); }
+  const float* packed_out() const { return packed_out_.empty() ? nullptr : packed_out_.data(); }
+
  private:
   MhaDims d_;
   Rotary rotary_;
@@ -58,6 +91,7 @@ class MhaWeights {
   std::vector<float> w_in_;  // packed [E, Nt], or wq | wk | wv stored one after another
   std::vector<float> b_in_;  // [H·(2Dk+Dv)]: bq | bk | bv
   std::vector<float> wo_, bo_;
+  std::vector<float, Aligned64<float>> packed_in_, packed_out_;
 };
 
 // Every size >= 1, Hkv divides H, every GEMM dimension within BLAS's int, at most
