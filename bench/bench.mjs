@@ -16,7 +16,7 @@ import { selectPeers, PEERS } from './peers/index.mjs';
 import { BASE_ORDER, SERVER_ORDER } from './lib/shapes.mjs';
 
 const SHAPE_ALIASES = { base: BASE_ORDER, server: SERVER_ORDER };
-import { loadOurs, sgemmGflops, blasInfo, blasCore, kernelIsa } from './peers/ours.mjs';
+import { loadOurs, sgemmGflops, attentionCoreGflops, blasInfo, blasCore, kernelIsa } from './peers/ours.mjs';
 import { measureConcurrencyInChild } from './scripts/concurrency.mjs';
 import { measureMemory } from './scripts/memory.mjs';
 
@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     'no-memory': { type: 'boolean', default: false },
     'no-concurrency': { type: 'boolean', default: false },
     'no-bandwidth': { type: 'boolean', default: false },
+    'no-core': { type: 'boolean', default: false },
     'bw-mib': { type: 'string', default: '2048' },
     out: { type: 'string', default: path.join(HERE, 'results') },
     help: { type: 'boolean', short: 'h', default: false },
@@ -44,7 +45,7 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log(`usage: npm run bench -- [--quick] [--threads 1,2] [--shapes S1,S3] [--peers ours,ort,wasm]
   [--budget SECONDS] [--max-reps N] [--gap-ms MS] [--cpu-all] [--ort-spin] [--sgemm-n N] [--no-memory] [--no-concurrency]
-  [--no-bandwidth] [--bw-mib MIB] [--out DIR]
+  [--no-bandwidth] [--no-core] [--bw-mib MIB] [--out DIR]
 shapes: ${SHAPE_ORDER.join(', ')} (aliases: base, server)
 peers: ${PEERS.map((p) => p.id).join(', ')} (aliases: ort, tfjs)`);
   process.exit(0);
@@ -136,6 +137,7 @@ const snapStart = cpuSnapshot();
 const results = [];
 const ceiling = {};
 const bandwidth = {};
+const core = {}; // the attention core alone, per thread count
 const reuse = new Map();
 const wantBandwidth = !args['no-bandwidth'] && opts.shapes.some((s) => SHAPES[s].kind === 'decode');
 for (const threads of opts.threads) {
@@ -158,6 +160,14 @@ for (const threads of opts.threads) {
     }
   };
   const ceilBefore = measureCeiling('before');
+  if (oursLoadable && !args['no-core']) {
+    progress(`${threads}t: attention core (scaledDotProductAttention)`);
+    try {
+      core[threads] = attentionCoreGflops(threads, { reps: quick ? 3 : 5 });
+    } catch (e) {
+      core[threads] = { error: shortErr(e) };
+    }
+  }
   for (const s of opts.shapes) {
     const rows = await benchShape(ctx, s, threads, opts.reuseSingleThreaded ? reuse.get(s) : null);
     for (const r of rows) {
@@ -231,7 +241,7 @@ if (!args['no-concurrency']) {
 // ---------- output ----------
 // One set of files per CPU family (results/<cpu>.json, .txt, .svg), so runs on different machines
 // do not overwrite each other; results/index.json lists them, newest first.
-const report = { meta, ceiling, bandwidth, results, memory, concurrency };
+const report = { meta, ceiling, core, bandwidth, results, memory, concurrency };
 mkdirSync(args.out, { recursive: true });
 const base = path.join(args.out, meta.cpu.slug);
 const text = renderReport(report);

@@ -18,7 +18,7 @@ function table(headers, rows, align) {
   return [line(headers), line(w.map((n) => '-'.repeat(n))), ...rows.map((r) => (r.sep ? r.sep : line(r)))].join('\n');
 }
 
-export function renderReport({ meta, ceiling, bandwidth = {}, results, memory, concurrency }) {
+export function renderReport({ meta, ceiling, core = {}, bandwidth = {}, results, memory, concurrency }) {
   const o = [];
   const { cpu, blas, options } = meta;
   o.push(`native-attention benchmark${options.quick ? ' (--quick)' : ''} — ${meta.date}`);
@@ -71,6 +71,13 @@ export function renderReport({ meta, ceiling, bandwidth = {}, results, memory, c
       ? `sgemm ceiling ${fmtG(c.gflops)} GFLOP/s (ours matmul ${c.n}³, best of ${fmtG(c.before)} before / ${fmtG(c.after)} after the shapes)`
       : `sgemm ceiling: n/a (${c?.error ?? 'not measured'})`;
     o.push('', `== ${threads} thread${threads > 1 ? 's' : ''} · ${ceil} ==`);
+    const k = core[threads];
+    if (k)
+      o.push(
+        k.gflops
+          ? `attention core: scaledDotProductAttention ${k.shape}, no mask: ${fmtMs(k.ms)} ms, ${fmtG(k.gflops)} GFLOP/s${c?.gflops ? ` = ${Math.round((100 * k.gflops) / c.gflops)}% of the sgemm ceiling` : ''} (4·L²·D flops per head, median of ${k.reps})`
+          : `attention core: n/a (${k.error})`,
+      );
     const bw = bandwidth[threads];
     if (bw)
       o.push(

@@ -221,6 +221,32 @@ export function sgemmGflops(n, threads, { reps = 3, budgetMs = 4000 } = {}) {
   return { n, ms, gflops: (2 * n ** 3) / (ms * 1e6), reps: times.length };
 }
 
+// The attention core alone: scaledDotProductAttention on [1, 16, 2048, 64] heads, no mask
+// (4·L²·D flops per head), at `threads`: what the fused kernel does against the same run's
+// sgemm ceiling (issue 10 asks for >= 90% of it).
+export function attentionCoreGflops(threads, { reps = 3, budgetMs = 6000, H = 16, L = 2048, D = 64 } = {}) {
+  if (typeof na?.scaledDotProductAttention !== 'function') return { error: 'no scaledDotProductAttention' };
+  setThreads(threads);
+  const heads = (seed) =>
+    na.tensor(
+      Float32Array.from({ length: H * L * D }, (_, i) => Math.sin(i * 0.37 + seed)),
+      [1, H, L, D],
+    );
+  const [q, k, v] = [heads(1), heads(2), heads(3)];
+  const out = new Float32Array(H * L * D);
+  na.scaledDotProductAttention(q, k, v, { out }); // warm-up
+  const times = [];
+  const start = performance.now();
+  while (times.length < reps && (times.length === 0 || performance.now() - start < budgetMs)) {
+    const t0 = performance.now();
+    na.scaledDotProductAttention(q, k, v, { out });
+    times.push(performance.now() - t0);
+  }
+  times.sort((x, y) => x - y);
+  const ms = times[times.length >> 1];
+  return { shape: `B=1 H=${H} L=${L} D=${D}`, ms, gflops: (4 * H * L * L * D) / (ms * 1e6), reps: times.length };
+}
+
 // BLAS description for the report header, if the package exposes one.
 export function blasInfo() {
   if (typeof na?.blasInfo !== 'function') return null;
