@@ -23,7 +23,7 @@ constexpr int kNR = 32;
 #define NA_AVX512_BR 48
 #endif
 #ifndef NA_AVX512_BC
-#define NA_AVX512_BC 64
+#define NA_AVX512_BC 128
 #endif
 constexpr int kBr = NA_AVX512_BR;
 constexpr int kBc = NA_AVX512_BC;
