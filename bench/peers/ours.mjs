@@ -24,8 +24,7 @@ export function setThreads(n) {
 
 // A ready MultiHeadAttention with the case's weights, plus its inputs as package tensors.
 // Server cases (c.shape.kind): padded → { keyLengths }, causal → { causal: true } (bottom-right
-// aligned; Lq = Lk here). Decode and GQA-prefill cases need features that are not built yet: see
-// detectFeatures and prepareServer below.
+// aligned; Lq = Lk here). Decode and GQA-prefill cases: detectFeatures and prepareServer below.
 // A layer of the case's size holding the case's weights (E×E projections with biases).
 function layerFromCase(c) {
   const { E, H } = c.shape;
@@ -66,16 +65,17 @@ export function makeMha(c) {
 }
 
 // ---------- features of the serving and decoding issues, detected on tiny layers ----------
-// Expected API (rows light up once these work; until then they say "not built yet"):
+// The decode (D1, D8), GQA-prefill (P1) and packed (M1) rows use:
 //   new MultiHeadAttention({ embedDim, numHeads, numKvHeads, useBias: false, rotary: { base: 10000 } })
 //     wk, wv: [E, numKvHeads·D]; query head h uses key/value head floor(h / (numHeads / numKvHeads))
 //   const cache = mha.createCache({ batch, maxLength }); mha.forward(x [B, L, E], null, null, { cache })
 //     appends L tokens to the cache and attends over everything cached (causal within the call)
 //   mha.forward(x2d [ΣL, E], null, null, { sequenceLengths: Int32Array [B], causal }) → [ΣL, E]
 //     (packed variable-length batch, no padding)
-// An option the package does not know is either rejected (TypeError / RangeError) or ignored, so
-// each probe checks an effect: GQA weights accepted, rotary changes the output, the packed call
-// returns the packed shape, createCache exists.
+// They are detected, so that the benchmark also runs against an older build of the package
+// (its rows then say "not built yet"). An option a build does not know is either rejected
+// (TypeError / RangeError) or ignored, so each probe checks an effect: GQA weights accepted,
+// rotary changes the output, the packed call returns the packed shape, createCache exists.
 let features = null;
 export function detectFeatures() {
   if (features) return features;
