@@ -14,11 +14,12 @@
 namespace na::binding {
 
 #define NA_ATTENTION_ARGS(X) X(mask) X(maskStrides) X(causal) X(keyLengths) X(out) X(weightsOut)
-#define NA_LAYER_ARGS(X)                                                                            \
-  X(embedDim)                                                                                       \
-  X(numHeads)                                                                                       \
-  X(numKvHeads) X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale) X(rotaryDim) \
-      X(rotaryInterleaved) X(rotaryInvFreq) X(slidingWindow)
+#define NA_LAYER_ARGS(X)                                                                                   \
+  X(embedDim)                                                                                              \
+  X(numHeads)                                                                                              \
+  X(numKvHeads)                                                                                            \
+  X(keyDim) X(valueDim) X(kdim) X(vdim) X(outputDim) X(useBias) X(scale) X(rotaryDim) X(rotaryInterleaved) \
+      X(rotaryInvFreq) X(slidingWindow)
 #define NA_FORWARD_ARGS(X) \
   X(query)                 \
   X(key) X(value) X(batch) X(queryLength) X(keyLength) X(sequenceLengths) X(cache) X(cacheRows) NA_ATTENTION_ARGS(X)
