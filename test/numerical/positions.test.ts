@@ -44,6 +44,21 @@ describe('rotary embeddings against the float64 reference', () => {
     }
   }
 
+  it('with exact probabilities too (heads copied head-major from 512 keys on: other strides)', () => {
+    const { layer, weights, config } = makeLayer({ embedDim: 32, numHeads: 4, rotary: { dim: 6, interleaved: true } }, 71);
+    for (const [B, Lq, Lk] of [
+      [2, 17, 17],
+      [1, 40, 600],
+    ] as const) {
+      const x = randomTensor([B, Lk, 32], 72 + Lk, 1);
+      const q = Lq === Lk ? x : randomTensor([B, Lq, 32], 73, 1);
+      const { output, weights: probs } = layer.forwardWithWeights(q, x, x, { causal: true });
+      const ref = referenceMha(weights, config, q, x, x, { causal: true });
+      expectClose(output.data, ref.output, 1e-5, `output, Lk ${Lk}`);
+      expectClose(probs.data, ref.probs, 1e-5, `probabilities, Lk ${Lk}`);
+    }
+  });
+
   it('packed sequences start their positions at 0 each: the same as separate forwards', () => {
     const { layer } = makeLayer({ embedDim: 32, numHeads: 4, numKvHeads: 2, rotary: { dim: 8 } }, 77);
     const lengths = [5, 1, 17, 9];
