@@ -26,6 +26,16 @@ struct Plan {
   // Sequences with more new tokens are not this call's (the fused kernel's): no units.
   int64_t units(int64_t s) const { return c.tokens[s] > kDecodeMaxTokens ? 0 : c.Hkv * blocks(s); }
   int64_t partial_floats() const { return kDecodeRows * (c.Dv + 2); }  // per task
+
+  // Unit `unit` of sequence s: key/value head g and its query heads [h0, h0 + heads).
+  struct Unit {
+    int64_t g, h0, heads;
+  };
+  Unit unit(int64_t s, int64_t unit) const {
+    const int64_t g = unit / blocks(s), hb = heads_per_block(s);
+    const int64_t h0 = g * G + (unit % blocks(s)) * hb;
+    return {g, h0, std::min(hb, (g + 1) * G - h0)};
+  }
 };
 
 // The workspace: per-sequence first task and first unit (prefix sums, sequences + 1 each),
@@ -85,17 +95,16 @@ void decode_attention(const Lease& lease, const DecodeCall& c, float* workspace)
   lease.parallel_for(l.first_task[c.sequences], [&](int64_t task, int tid) {
     const int64_t s = owner(l.first_task, c.sequences, task);
     const int64_t local = task - l.first_task[s], chunks = p.chunks(s);
-    const int64_t unit = local / chunks, chunk = local % chunks;
-    const int64_t g = unit / p.blocks(s), hb = p.heads_per_block(s);
-    const int64_t h0 = g * p.G + (unit % p.blocks(s)) * hb;  // first query head of the block
+    const int64_t chunk = local % chunks;
+    const Plan::Unit u = p.unit(s, local / chunks);
     DecodeTask t;
-    t.heads = std::min(hb, (g + 1) * p.G - h0);
+    t.heads = u.heads;
     t.tokens = c.tokens[s];
-    t.q = c.q + c.rows[s] * c.ldq + h0 * c.Dk;
+    t.q = c.q + c.rows[s] * c.ldq + u.h0 * c.Dk;
     t.q_head_stride = c.Dk;
     t.q_token_stride = c.ldq;
-    t.k = c.k + c.kv[s] * c.k_row + g * c.k_head;
-    t.v = c.v + c.kv[s] * c.v_row + g * c.v_head;
+    t.k = c.k + c.kv[s] * c.k_row + u.g * c.k_head;
+    t.v = c.v + c.kv[s] * c.v_row + u.g * c.v_head;
     t.ldk = c.ldk;
     t.ldv = c.ldv;
     t.Dk = c.Dk;
@@ -114,12 +123,11 @@ void decode_attention(const Lease& lease, const DecodeCall& c, float* workspace)
   lease.parallel_for(l.first_unit[c.sequences], [&](int64_t unit_id, int) {
     const int64_t s = owner(l.first_unit, c.sequences, unit_id);
     const int64_t unit = unit_id - l.first_unit[s], chunks = p.chunks(s);
-    const int64_t g = unit / p.blocks(s), hb = p.heads_per_block(s);
-    const int64_t h0 = g * p.G + (unit % p.blocks(s)) * hb;
-    const int64_t heads = std::min(hb, (g + 1) * p.G - h0), tokens = c.tokens[s];
+    const Plan::Unit u = p.unit(s, unit);
+    const int64_t tokens = c.tokens[s];
     const float* first = l.partials + (l.first_task[s] + unit * chunks) * p.partial_floats();
-    for (int64_t r = 0; r < heads * tokens; ++r) {
-      const int64_t h = h0 + r / tokens, tok = r % tokens;
+    for (int64_t r = 0; r < u.heads * tokens; ++r) {
+      const int64_t h = u.h0 + r / tokens, tok = r % tokens;
       float* out = c.o + (c.rows[s] + tok) * c.ldo + h * c.Dv;
       float m = -std::numeric_limits<float>::infinity();
       for (int64_t ch = 0; ch < chunks; ++ch) m = std::max(m, first[ch * p.partial_floats() + r * (c.Dv + 2)]);

@@ -138,6 +138,7 @@ struct MhaPlan {
   Projection jobs[3];  // their groups, in order, are Q, K, V
   int n_jobs = 0;
   bool head_major = false;
+  bool self_attention = false;                // one projection, against all of [wq | wk | wv]
   const int32_t* sequence_lengths = nullptr;  // packed sequences, or null
   int64_t sequences = 0;
   int64_t kv_heads = 0;  // key/value heads (shape.H / kv_heads query heads share each)
@@ -176,6 +177,7 @@ MhaPlan plan_forward(const MhaWeights& w, const MhaInputs& in, bool weights) {
   // against [wq | wk | wv] for self-attention, one against [wk | wv] when key and value
   // are one memory tensor (cross-attention), else one each.
   const bool self = w.packed() && in.query == in.key && in.key == in.value && in.Lq == in.Lk;
+  p.self_attention = self;
   const bool shared_kv = w.packed() && !self && in.key == in.value;
   const auto wq = w.slot(MhaWeights::WQ), wk = w.slot(MhaWeights::WK), wv = w.slot(MhaWeights::WV);
   const float *bq = w.slot(MhaWeights::BQ).data, *bk = w.slot(MhaWeights::BK).data, *bv = w.slot(MhaWeights::BV).data;
@@ -242,6 +244,21 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, floa
   });
 }
 
+// y [rows, H·Dk + Hkv·(Dk + Dv)] = x [rows, E] · [wq | wk | wv] + [bq | bk | bv] (a packed
+// layer: self-attention, or the new tokens of a cached call), on the packed copy when the
+// layer keeps one.
+void project_qkv(const Lease& lease, const MhaWeights& w, int64_t rows, const float* x, float* y) {
+  const MhaDims& d = w.dims();
+  const auto wqkv = w.slot(MhaWeights::WQ);
+  const float* bias = w.slot(MhaWeights::BQ).data;
+  const int64_t N = wqkv.ld;  // all three, side by side
+  if (w.packed_in()) {
+    gemm_packed(lease, rows, N, d.E, x, w.packed_in(), bias, y, N);
+  } else {
+    gemm_bias(lease, int(rows), int(N), int(d.E), x, int(d.E), wqkv.data, int(N), bias, y, int(N));
+  }
+}
+
 // Runs the plan's projections; heads[0..2] (Q, K, V) then address them either
 // head-major or as column slices of each projection's [B·L, N] output, read in place.
 void project_all(const Lease& lease, const MhaWeights& w, MhaPlan& p, const MhaBuffers& buf, HeadsIn heads[3]) {
@@ -261,14 +278,13 @@ void project_all(const Lease& lease, const MhaWeights& w, MhaPlan& p, const MhaB
         const int64_t D = job.groups[g].D;
         heads[next++] = {job.groups[g].data, job.groups[g].heads * job.L * D, job.L * D, D};
       }
-    } else if (w.packed_in() && job.w.data == w.slot(MhaWeights::WQ).data && job.N == job.w.ld) {
-      // Self-attention: all of [wq | wk | wv], of which the layer keeps a packed copy.
-      gemm_packed(lease, rows, job.N, job.din, job.x, w.packed_in(), job.bias, buf.projected[j], job.N);
-      for (int g = 0; g < job.n_groups; ++g)
-        heads[next++] = {buf.projected[j] + job.groups[g].col, job.L * job.N, job.groups[g].D, job.N};
     } else {
-      gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
-                buf.projected[j], int(job.N));
+      if (p.self_attention) {
+        project_qkv(lease, w, rows, job.x, buf.projected[j]);
+      } else {
+        gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
+                  buf.projected[j], int(job.N));
+      }
       for (int g = 0; g < job.n_groups; ++g)
         heads[next++] = {buf.projected[j] + job.groups[g].col, job.L * job.N, job.groups[g].D, job.N};
     }
@@ -399,27 +415,23 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
   if (in.rows < 1 || in.segments < 1 || params.mask.kind != MaskKind::None || params.key_lengths || params.weights)
     return Status::InvalidArgument;
   if (in.rows > kBlasIntMax) return Status::TooLarge;
-  int64_t total = 0, longest = 0;  // longest: the most keys any segment attends to
+  // Segments of a few new tokens (decoding steps) attend through the decode kernel, all in
+  // one call; the others (prefills) one by one through the fused kernel.
+  int64_t total = 0, short_segments = 0, longest_prefill = 0;
   for (int64_t s = 0; s < in.segments; ++s) {
     const int64_t n = in.lengths[s], past = in.past[s], row = in.cache_rows[s];
     if (n < 1 || past < 0 || row < 0 || row >= cache.batch() || past + n > cache.max_length())
       return Status::InvalidArgument;
     total += n;
-    longest = std::max(longest, past + n);
+    if (n <= kDecodeMaxTokens) {
+      ++short_segments;
+    } else {
+      longest_prefill = std::max(longest_prefill, past + n);
+    }
   }
   if (total != in.rows) return Status::InvalidArgument;
 
   const int64_t hq = d.H * d.Dk, hk = d.Hkv * d.Dk, hv = d.H * d.Dv, N = hq + hk + d.Hkv * d.Dv;
-  // Segments of a few new tokens (decoding steps) attend through the decode kernel, all in
-  // one call; the others (prefills) one by one through the fused kernel.
-  int64_t short_segments = 0, longest_prefill = 0;
-  for (int64_t s = 0; s < in.segments; ++s) {
-    if (in.lengths[s] <= kDecodeMaxTokens) {
-      ++short_segments;
-    } else {
-      longest_prefill = std::max<int64_t>(longest_prefill, in.past[s] + in.lengths[s]);
-    }
-  }
   const int64_t L = cache.max_length();
   DecodeCall decode;
   decode.H = d.H;
@@ -472,13 +484,7 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
   int64_t* const starts = buf.starts;
 
   // One GEMM projects the new tokens' queries, keys and values: [rows, H·Dk | Hkv·Dk | Hkv·Dv].
-  const auto wqkv = w.slot(MhaWeights::WQ);
-  if (w.packed_in()) {
-    gemm_packed(lease, in.rows, N, d.E, in.x, w.packed_in(), w.slot(MhaWeights::BQ).data, proj, N);
-  } else {
-    gemm_bias(lease, int(in.rows), int(N), int(d.E), in.x, int(d.E), wqkv.data, int(wqkv.ld),
-              w.slot(MhaWeights::BQ).data, proj, int(N));
-  }
+  project_qkv(lease, w, in.rows, in.x, proj);
 
   // Rotate the new queries and keys at their positions and append keys and values to the
   // cache. Many short segments (decode steps) go in parallel over segments; a few long
