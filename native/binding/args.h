@@ -187,6 +187,16 @@ inline void require_disjoint(Napi::Env env, const Region& out, std::initializer_
   }
 }
 
+// The T behind a JS object that T's constructor tagged with `tag` (napi_type_tag_object),
+// or null for anything else: checked before unwrapping, since unwrapping an object that
+// another class wrapped would give a pointer of the wrong type.
+template <typename T>
+T* unwrap_tagged(Napi::Env env, Napi::Value v, const napi_type_tag& tag) {
+  bool tagged = false;
+  if (!v.IsObject() || napi_check_object_type_tag(env, v, &tag, &tagged) != napi_ok || !tagged) return nullptr;
+  return T::Unwrap(v.As<Napi::Object>());
+}
+
 inline void throw_status(Napi::Env env, Status s) {
   if (s == Status::Ok) return;
   if (s == Status::OutOfMemory) throw Napi::Error::New(env, status_message(s));

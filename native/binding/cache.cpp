@@ -81,8 +81,7 @@ Napi::Value AttentionCache::Truncate(const Napi::CallbackInfo& info) {
   using A = CacheLengthsArg;
   const Args<A> a(info, "truncate");
   auto in = a.typed_array<int32_t>(A::lengths, int64_t(state_->lengths.size()));
-  if (state_->busy)
-    throw Napi::Error::New(a.env(), "truncate: the cache is in use by an async call still in flight; await it first");
+  require_idle(a.env(), *state_, "truncate: the cache is ");
   for (int64_t b = 0; b < in.length; ++b)
     if (in.data[b] < 0 || in.data[b] > state_->lengths[size_t(b)])
       a.range_error(A::lengths, "entry " + std::to_string(b) + ": expected an integer in [0, " +
@@ -94,10 +93,12 @@ Napi::Value AttentionCache::Truncate(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void require_idle(Napi::Env env, const CacheState& c, const std::string& prefix) {
+  if (c.busy) throw Napi::Error::New(env, prefix + "in use by an async call still in flight; await it first");
+}
+
 std::shared_ptr<CacheState> cache_state(Napi::Env env, Napi::Value v) {
-  bool tagged = false;
-  if (!v.IsObject() || napi_check_object_type_tag(env, v, &kCacheTag, &tagged) != napi_ok || !tagged) return nullptr;
-  AttentionCache* c = AttentionCache::Unwrap(v.As<Napi::Object>());
+  AttentionCache* c = unwrap_tagged<AttentionCache>(env, v, kCacheTag);
   return c ? c->state() : nullptr;
 }
 

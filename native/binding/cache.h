@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kv_cache.h"
@@ -31,6 +32,10 @@ struct CacheShape {
 
 // The layer object `v`'s shape, or a TypeError naming `what` when `v` is not a layer.
 CacheShape layer_cache_shape(Napi::Env env, Napi::Value v, const std::string& what);
+
+// Throws when an async call is still appending to the cache; the message is `prefix`
+// (naming the entry point) followed by the rule.
+void require_idle(Napi::Env env, const CacheState& c, const std::string& prefix);
 
 // The state behind the AttentionCache object `v`, or null when `v` is not one.
 std::shared_ptr<CacheState> cache_state(Napi::Env env, Napi::Value v);

@@ -234,9 +234,7 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
   std::shared_ptr<CacheState> cache = cache_state(a.env(), cache_value);
   if (!cache) a.type_error(A::cache, "expected an AttentionCache (from createCache) or null");
   if (cache->layer_id != id_) a.range_error(A::cache, "expected a cache created by this layer (createCache)");
-  if (cache->busy)
-    throw Napi::Error::New(a.env(), std::string(async ? "forwardAsync" : "forward") +
-                                        ": cache: in use by an async call still in flight; await it first");
+  require_idle(a.env(), *cache, std::string(async ? "forwardAsync" : "forward") + ": cache: ");
   if (d.E != d.Ek || d.E != d.Ev) a.range_error(A::cache, "expected null: a cache needs kdim = vdim = embedDim");
   const int64_t B = a.dim(A::batch), T = a.dim(A::queryLength);
   if (a.dim(A::keyLength) != T) a.range_error(A::keyLength, "expected the query's length with a cache");
@@ -272,7 +270,6 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
     a.range_error(A::cacheRows,
                   "expected between 1 and " + std::to_string(batch) + " cache rows, got " + std::to_string(segments));
   int64_t total = 0;
-  double attended = 0;  // multiply-add pairs of the attention: Σ new · (past + new)
   {
     // Rows marked as taken by this call; the marks are cleared however the checks end.
     struct Marks {
@@ -302,7 +299,6 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
       cache->counts[size_t(s)] = n;
       cache->past[size_t(s)] = past;
       total += n;
-      attended += double(n) * double(past + n);
     }
   }
   if (total != B * T)
@@ -320,9 +316,7 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
   call.params.scale = scale_;
   call.params.window = window_;
   call.out = att.out.data;
-  const int64_t hq = d.H * d.Dk, N = hq + d.Hkv * (d.Dk + d.Dv);
-  call.macs =
-      saturating_macs(double(B * T) * double(d.E * N + d.H * d.Dv * d.Eo) + attended * double(d.H * (d.Dk + d.Dv)));
+  call.macs = mha_cached_macs(d, call.in);
   return run_call(a.env(), call, async, [&](CachedForwardCall& c, AsyncBuffers& buffers) {
     c.in.x = buffers.input(x.data, size_t(x.length));
     c.in.lengths = buffers.input(c.in.lengths, size_t(segments));
@@ -336,10 +330,8 @@ Napi::Value MultiHeadAttention::forward_cached(const Args<ForwardArg>& a, bool a
 }  // namespace
 
 CacheShape layer_cache_shape(Napi::Env env, Napi::Value v, const std::string& what) {
-  bool tagged = false;
-  if (!v.IsObject() || napi_check_object_type_tag(env, v, &kLayerTag, &tagged) != napi_ok || !tagged)
-    throw_type(env, what + ": expected a MultiHeadAttention");
-  const MultiHeadAttention* layer = MultiHeadAttention::Unwrap(v.As<Napi::Object>());
+  const MultiHeadAttention* layer = unwrap_tagged<MultiHeadAttention>(env, v, kLayerTag);
+  if (!layer) throw_type(env, what + ": expected a MultiHeadAttention");
   const MhaDims& d = layer->dims();
   return {layer->id(), d.Hkv, d.Dk, d.Dv};
 }

@@ -103,6 +103,14 @@ int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk) {
   return saturating_macs(macs);
 }
 
+int64_t mha_cached_macs(const MhaDims& d, const CachedInputs& in) {
+  double pairs = 0;  // (new token, key) pairs of the attention
+  for (int64_t s = 0; s < in.segments; ++s) pairs += double(in.lengths[s]) * double(in.past[s] + in.lengths[s]);
+  const double projections =
+      double(in.rows) * (double(d.E) * d.H * d.Dk + double(d.E) * d.Hkv * (d.Dk + d.Dv) + double(d.H) * d.Dv * d.Eo);
+  return saturating_macs(projections + pairs * d.H * (d.Dk + d.Dv));
+}
+
 namespace {
 
 // Where one projection's output columns go: a group of `heads` heads of size D starting

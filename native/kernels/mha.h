@@ -142,5 +142,7 @@ Status mha_forward_cached(const Lease& lease, const MhaWeights& w, const KvCache
 
 // Multiply-adds of one forward call: for choosing how many threads to lease.
 int64_t mha_macs(const MhaDims& d, int64_t B, int64_t Lq, int64_t Lk);
+// The same for a cached call.
+int64_t mha_cached_macs(const MhaDims& d, const CachedInputs& in);
 
 }  // namespace na
