@@ -139,7 +139,7 @@ interface PreparedCall {
   outputs: Outputs;
 }
 
-const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({
+const FORWARD_KEYS = {
   mask: true,
   causal: true,
   keyLengths: true,
@@ -147,17 +147,9 @@ const FORWARD_OPTIONS = optionKeys<ForwardOptions>()({
   cache: true,
   cacheRows: true,
   out: true,
-});
-const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({
-  mask: true,
-  causal: true,
-  keyLengths: true,
-  sequenceLengths: true,
-  cache: true,
-  cacheRows: true,
-  out: true,
-  averageHeads: true,
-});
+} as const;
+const FORWARD_OPTIONS = optionKeys<ForwardOptions>()(FORWARD_KEYS);
+const WEIGHTS_OPTIONS = optionKeys<WeightsOptions>()({ ...FORWARD_KEYS, averageHeads: true });
 const CACHE_OPTIONS = optionKeys<CacheOptions>()({ batch: true, maxLength: true });
 const LAYER_OPTIONS = optionKeys<MultiHeadAttentionOptions>()({
   embedDim: true,
@@ -415,13 +407,7 @@ export class MultiHeadAttention {
     const o = checkOptionsObject('options', options, withWeights ? WEIGHTS_OPTIONS : FORWARD_OPTIONS);
     if (o.cache !== undefined && o.cache !== null) return this.#prepareCached(query, key, value, o, withWeights);
     if (o.cacheRows !== undefined && o.cacheRows !== null) throw typeError('cacheRows', 'null without a cache', o.cacheRows);
-    const qs = checkTensor('query', query, [2, 3]);
-    const batched = qs.length === 3;
-    const B = batched ? qs[0]! : 1;
-    const Lq = qs[qs.length - 2]!;
-    if (qs[qs.length - 1] !== this.embedDim) {
-      throw shapeError('query', batched ? ['B', 'Lq', this.embedDim] : ['Lq', this.embedDim], qs);
-    }
+    const { qs, batched, B, L: Lq } = this.#query(query, 'Lq');
     const k = key ?? query;
     const v = value ?? k;
     const ks = k === query ? qs : checkTensor('key', k, [qs.length]);
@@ -475,6 +461,16 @@ export class MultiHeadAttention {
     };
   }
 
+  /** The query's shape: [B, L, E] or unbatched [L, E] (B = 1); `rows` names L in messages. */
+  #query(query: Tensor, rows: string) {
+    const qs = checkTensor('query', query, [2, 3]);
+    const batched = qs.length === 3;
+    if (qs[qs.length - 1] !== this.embedDim) {
+      throw shapeError('query', batched ? ['B', rows, this.embedDim] : [rows, this.embedDim], qs);
+    }
+    return { qs, batched, B: batched ? qs[0]! : 1, L: qs[qs.length - 2]! };
+  }
+
   /** A sliding-window layer attends causally: `causal` may be omitted, not false. */
   #causalIfWindowed(r: Readonly<ResolvedOptions>, o: Readonly<Record<string, unknown>>): Readonly<ResolvedOptions> {
     if (this.slidingWindow === null || r.causal) return r;
@@ -506,13 +502,7 @@ export class MultiHeadAttention {
     }
     if (o.causal === false) throw rangeError('causal', 'true or omitted with a cache (new tokens attend causally)', 'false');
     checkBoolean('causal', o.causal, true);
-    const qs = checkTensor('query', query, [2, 3]);
-    const batched = qs.length === 3;
-    const B = batched ? qs[0]! : 1;
-    const T = qs[qs.length - 2]!;
-    if (qs[qs.length - 1] !== this.embedDim) {
-      throw shapeError('query', batched ? ['B', 'T', this.embedDim] : ['T', this.embedDim], qs);
-    }
+    const { qs, batched, B, L: T } = this.#query(query, 'T');
     const { batch } = o.cache as AttentionCache;
     let sequenceLengths: Int32Array | null = null;
     if (o.sequenceLengths !== undefined && o.sequenceLengths !== null) {
