@@ -1,14 +1,19 @@
 // Native tests of the softmax row kernel against a double-precision reference: row
 // lengths around the 16-lane SIMD width, masks (bool, additive, broadcast), limits, rows
-// with nothing to attend to, NaN propagation. Exit code 0 = pass.
+// with nothing to attend to, NaN propagation, and the accuracy of each path's exp over its
+// whole range. Runs on the instruction set NATIVE_ATTENTION_ISA selects (ctest runs it once
+// per path; a path the CPU lacks is reported and skipped). Exit code 0 = pass.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
 
 #include "check.h"
+#include "cpu_features.h"
 #include "softmax.h"
 
 using na::MaskKind;
@@ -33,7 +38,56 @@ static std::vector<double> reference(const std::vector<float>& s, int limit, int
   return p;
 }
 
+// The kernel's exp, seen through rows [0, x1, ..., x15]: the maximum is 0, so each
+// probability is exp(xj) times one common factor and p[j] / p[0] = exp(xj) to within two
+// roundings. Every 97th float of [-87, 0] (about 11 million, all exponents): relative error
+// at most 2.5e-7 where exp(x) >= 1e-8 (every weight that can move a result at float
+// precision), 6e-7 down to -87; 0 below -87.5 and for -inf.
+static void check_exp() {
+  const float lo = -87.0f;
+  uint32_t end;
+  std::memcpy(&end, &lo, sizeof end);
+  double worst_main = 0, worst_tail = 0;
+  float row[16];
+  int filled = 1;
+  row[0] = 0.0f;
+  auto flush = [&]() {
+    float p[16];
+    std::memcpy(p, row, sizeof p);
+    na::masked_softmax_row(p, filled, filled, MaskRow{});
+    for (int j = 1; j < filled; ++j) {
+      const double want = std::exp(double(row[j])), got = double(p[j]) / double(p[0]);
+      const double rel = std::fabs(got - want) / want;
+      double& worst = want >= 1e-8 ? worst_main : worst_tail;
+      if (rel > worst) worst = rel;
+    }
+    filled = 1;
+  };
+  for (uint64_t bits = 0x80000000u; bits <= end; bits += 97) {
+    float x;
+    const uint32_t b = uint32_t(bits);
+    std::memcpy(&x, &b, sizeof x);
+    row[filled++] = x;
+    if (filled == 16) flush();
+  }
+  if (filled > 1) flush();
+  std::printf("exp: max rel err %.3g (exp(x) >= 1e-8), %.3g (down to -87)\n", worst_main, worst_tail);
+  CHECK(worst_main <= 2.5e-7, "exp: rel err %g where exp(x) >= 1e-8", worst_main);
+  CHECK(worst_tail <= 6e-7, "exp: rel err %g down to -87", worst_tail);
+  float under[4] = {0.0f, -87.5f, -1000.0f, -std::numeric_limits<float>::infinity()};
+  na::masked_softmax_row(under, 4, 4, MaskRow{});
+  CHECK(under[0] == 1.0f && under[1] == 0.0f && under[2] == 0.0f && under[3] == 0.0f, "underflow: %g %g %g %g",
+        under[0], under[1], under[2], under[3]);
+}
+
 int main() {
+  const char* want = std::getenv("NATIVE_ATTENTION_ISA");
+  std::printf("isa: %s (requested %s)\n", na::kernels().name, want ? want : "-");
+  if (want && *want && std::strcmp(want, na::kernels().name) != 0) {
+    std::printf("SKIP: this CPU or build has no %s path\n", want);
+    return 0;
+  }
+  check_exp();
   std::mt19937 rng(12345);
   std::uniform_real_distribution<float> u(-8.0f, 8.0f);
   for (int width : {1, 3, 15, 16, 17, 31, 32, 33, 100, 1000}) {
