@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "exp_poly.h"
 #include "flash_attention.h"
 
 namespace na {
@@ -122,21 +123,22 @@ void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, in
 
 // exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick, whose
 // low mantissa bits then hold n + 127: shifted into the exponent field they are 2^n), exp(r)
-// by the AVX-512 unit's degree-5 polynomial (its comment gives the error: at most 2.1e-7
-// relative for x >= -20, 3.9e-7 near -87). Twelve operations where Cephes' expf takes
-// fourteen. Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
+// by exp_poly.h's degree-5 polynomial. Twelve operations where Cephes' expf takes fourteen.
+// Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
 // arithmetic (the hardware's float-to-int is never used, so no clamp is needed).
 inline __attribute__((always_inline)) __m256 exp_native(__m256 x) {
+  using namespace exp_poly;
   const __m256 magic = _mm256_set1_ps(12583039.0f);  // 1.5·2^23 + 127
-  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), magic);
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(kLog2e), magic);
   const __m256 n = _mm256_sub_ps(t, magic);
-  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693147182464599609375f), x);
-  __m256 p = _mm256_set1_ps(8.290309e-3f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.189793e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6667636e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.999915e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(9.999997e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2), x);
+  static_assert(kDegree == 5, "one FMA per coefficient below");
+  __m256 p = _mm256_set1_ps(kC[5]);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC[4]));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC[3]));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC[2]));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC[1]));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kC[0]));
   const __m256 scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23));
   const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-87.0f), _CMP_LT_OQ);
   return _mm256_andnot_ps(under, _mm256_mul_ps(p, scale));

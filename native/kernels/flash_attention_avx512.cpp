@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "exp_poly.h"
 #include "flash_attention.h"
 
 namespace na {
@@ -131,24 +132,24 @@ void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, in
 }
 
 // exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick), exp(r)
-// by a degree-5 polynomial fitted for relative error on |r| <= ln2/2, then scalef: p·2^n.
-// Ten operations where Cephes' expf (ln2 in two constants, degree 7, 2^n through the
-// exponent bits) takes fourteen; on AVX-512 they share ports 0 and 5 with the FMAs of Q·Kᵀ
-// and P·V, so each one saved is attention time (bench/NOTES.md, issue 10, attempt 30).
-// Error, every float in [-87, 0] against double exp: at most 2.1e-7 relative for x >= -20,
-// 3.9e-7 (5 ulp) nearer -87, where ln2's rounding times n shows (results below 1e-37).
-// Below -87 (underflow; -inf = masked) the result is 0; NaN propagates through the
-// arithmetic (the hardware's float-to-int is never used, so no clamp is needed).
+// by exp_poly.h's degree-5 polynomial, then scalef: p·2^n. Ten operations where Cephes'
+// expf (ln2 in two constants, degree 7, 2^n through the exponent bits) takes fourteen; on
+// AVX-512 they share ports 0 and 5 with the FMAs of Q·Kᵀ and P·V, so each one saved is
+// attention time (bench/NOTES.md, issue 10, attempt 30). Below -87 (underflow; -inf =
+// masked) the result is 0; NaN propagates through the arithmetic (the hardware's
+// float-to-int is never used, so no clamp is needed).
 inline __attribute__((always_inline)) __m512 exp_native(__m512 x) {
+  using namespace exp_poly;
   const __m512 magic = _mm512_set1_ps(12582912.0f);  // 1.5·2^23
-  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), magic), magic);
-  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693147182464599609375f), x);
-  __m512 p = _mm512_set1_ps(8.290309e-3f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.189793e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6667636e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.999915e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(9.999997e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  const __m512 n = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(kLog2e), magic), magic);
+  const __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2), x);
+  static_assert(kDegree == 5, "one FMA per coefficient below");
+  __m512 p = _mm512_set1_ps(kC[5]);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC[4]));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC[3]));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC[2]));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC[1]));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kC[0]));
   const __mmask16 under = _mm512_cmp_ps_mask(x, _mm512_set1_ps(-87.0f), _CMP_LT_OQ);
   return _mm512_maskz_scalef_ps(_knot_mask16(under), p, n);
 }
