@@ -250,12 +250,7 @@ static double check_case(const Case& c, uint32_t seed, double tol) {
 
 int main() {
   const KernelTable& kt = kernels();
-  const char* want = std::getenv("NATIVE_ATTENTION_ISA");
-  std::printf("isa: %s (requested %s)\n", kt.name, want ? want : "-");
-  if (want && *want && std::strcmp(want, kt.name) != 0) {
-    std::printf("SKIP: this CPU or build has no %s path\n", want);
-    return 0;
-  }
+  if (na_test::requested_isa_missing(kt.name)) return 0;
   ComputePool::instance().set_num_threads(2);
   double worst = 0;
   uint32_t seed = 1;

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -81,12 +80,7 @@ static void check_exp() {
 }
 
 int main() {
-  const char* want = std::getenv("NATIVE_ATTENTION_ISA");
-  std::printf("isa: %s (requested %s)\n", na::kernels().name, want ? want : "-");
-  if (want && *want && std::strcmp(want, na::kernels().name) != 0) {
-    std::printf("SKIP: this CPU or build has no %s path\n", want);
-    return 0;
-  }
+  if (na_test::requested_isa_missing(na::kernels().name)) return 0;
   check_exp();
   std::mt19937 rng(12345);
   std::uniform_real_distribution<float> u(-8.0f, 8.0f);
