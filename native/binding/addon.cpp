@@ -44,6 +44,7 @@ Napi::Value cpu_info(const Napi::CallbackInfo& info) {
   available.Set(n++, Napi::String::New(env, "generic"));
   if (f.avx2 && f.built_avx2) available.Set(n++, Napi::String::New(env, "avx2"));
   if (f.avx512f && f.built_avx512) available.Set(n++, Napi::String::New(env, "avx512"));
+  if (f.amx && f.built_amx) available.Set(n++, Napi::String::New(env, "amx"));
   o.Set("available", available);
   o.Set("arch", Napi::String::New(env, f.x86 ? "x86-64" : "other"));
   return o;

@@ -10,6 +10,11 @@
 #else
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+#include <sys/syscall.h>
+#include <unistd.h>
+#define NA_LINUX_X86 1
+#endif
 #endif
 
 namespace na {
@@ -38,6 +43,18 @@ uint64_t xgetbv0() {
   return (uint64_t(hi) << 32) | lo;
 #endif
 }
+
+// Linux hands out the AMX tile state only to processes that ask (5.16+): without it the
+// first tile instruction faults. Asked for the whole process, and only when the AMX path is
+// chosen (the grant enlarges the process's signal frames); false where refused.
+bool request_tile_state() {
+#if defined(NA_LINUX_X86) && defined(SYS_arch_prctl)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 #endif
 
 CpuFeatures detect() {
@@ -57,10 +74,24 @@ CpuFeatures detect() {
     // zmm16-31 (bits 5, 6, 7): (xcr0 & 0xE6) == 0xE6.
     f.avx2 = avx2 && fma && (xcr0 & 0x6) == 0x6;
     f.avx512f = f.avx2 && avx512f && (xcr0 & 0xE6) == 0xE6;
+    // AMX-BF16, AMX-TILE: leaf 7 EDX bits 22, 24; AVX512-BF16 (the splits' conversion):
+    // leaf 7.1 EAX bit 5; tile config and data state: XCR0 bits 17, 18.
+    const bool amx_bf16 = (r[3] >> 22) & 1, amx_tile = (r[3] >> 24) & 1;
+    const unsigned max_sub = r[0];
+    bool avx512_bf16 = false;
+    if (max_sub >= 1) {
+      cpuid(7, 1, r);
+      avx512_bf16 = (r[0] >> 5) & 1;
+    }
+    const bool tiles_saved = (xcr0 & 0x60000) == 0x60000;
+    f.amx = f.avx512f && amx_bf16 && amx_tile && avx512_bf16 && tiles_saved;
   }
 #endif
 #if defined(NA_HAVE_X86_KERNELS)
   f.built_avx2 = f.built_avx512 = true;
+#endif
+#if defined(NA_HAVE_AMX_KERNEL)
+  f.built_amx = true;
 #endif
   return f;
 }
@@ -68,7 +99,8 @@ CpuFeatures detect() {
 KernelTable make_table() {
   const CpuFeatures& f = cpu_features();
   const char* env = std::getenv("NATIVE_ATTENTION_ISA");
-  Isa want = Isa::Avx512;  // widest by default; clamped below to what exists
+  Isa want = Isa::Amx;  // widest by default; clamped below to what exists
+  if (env && std::strcmp(env, "avx512") == 0) want = Isa::Avx512;
   if (env && std::strcmp(env, "generic") == 0) want = Isa::Generic;
   if (env && std::strcmp(env, "avx2") == 0) want = Isa::Avx2;
 
@@ -90,6 +122,14 @@ KernelTable make_table() {
     t.flash = avx2::flash_kernel();
     t.softmax_row = avx2::softmax_row;
   }
+#if defined(NA_HAVE_AMX_KERNEL)
+  // AMX: the AVX-512 kernels with the packed GEMM on the tile unit.
+  if (want >= Isa::Amx && f.amx && f.built_amx && request_tile_state()) {
+    t.isa = Isa::Amx;
+    t.name = "amx";
+    t.flash = amx::flash_kernel();
+  }
+#endif
 #else
   (void)want;
   (void)f;

@@ -3,7 +3,7 @@
 // one block × one key block ever exists. No BLAS call inside.
 //
 // This header is included by every instruction-set unit (flash_attention_{generic,avx2,
-// avx512}.cpp): it holds only plain structs and declarations, nothing inline or templated,
+// avx512}.cpp, gemm_amx.cpp): it holds only plain structs and declarations, nothing inline or templated,
 // so no function compiled with one unit's flags can be picked by the linker for another.
 #pragma once
 #include <cstdint>
@@ -88,7 +88,9 @@ struct FlashKernel {
   // C[M, N] (row stride ldc) = A[M, K] · B + bias[N] (bias may be null) for the columns of
   // panels [p0, p1) only (disjoint panel ranges may run on different threads); A is
   // row-major with row stride K, Bp = pack_panels(B). Nothing past column N is written.
-  void (*gemm_panels)(const float* A, int64_t M, int64_t K, const float* Bp, int64_t N, const float* bias, float* C,
+  // False when it could not run (the AMX kernel's buffer for A could not be allocated):
+  // those columns of C are then undefined and the caller computes them another way.
+  bool (*gemm_panels)(const float* A, int64_t M, int64_t K, const float* Bp, int64_t N, const float* bias, float* C,
                       int64_t ldc, int64_t p0, int64_t p1);
 };
 
@@ -107,5 +109,8 @@ namespace avx512 {
 FlashKernel flash_kernel();
 void softmax_row(float* s, int limit, int width, const MaskRow& mask);
 }  // namespace avx512
+namespace amx {
+FlashKernel flash_kernel();  // avx512's, with the packed GEMM on the tile unit
+}  // namespace amx
 
 }  // namespace na

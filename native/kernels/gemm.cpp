@@ -5,6 +5,7 @@
 #include <cblas.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -32,18 +33,18 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
   sgemm(false, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
-void gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A, const float* packed_b,
+bool gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A, const float* packed_b,
                  const float* bias, float* C, int64_t ldc) {
   const FlashKernel& fk = kernels().flash;
   const int64_t panels = (N + fk.panel_width - 1) / fk.panel_width;
   const int64_t chunks = std::min<int64_t>(lease.threads(), panels);
-  if (chunks <= 1 || M * N * K < kParallelMinMacs) {
-    fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, 0, panels);
-    return;
-  }
+  if (chunks <= 1 || M * N * K < kParallelMinMacs) return fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, 0, panels);
+  std::atomic<bool> ok{true};
   lease.parallel_for(chunks, [&](int64_t i, int) {
-    fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, panels * i / chunks, panels * (i + 1) / chunks);
+    if (!fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, panels * i / chunks, panels * (i + 1) / chunks))
+      ok.store(false, std::memory_order_relaxed);
   });
+  return ok.load(std::memory_order_relaxed);
 }
 
 namespace {

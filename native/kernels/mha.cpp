@@ -47,7 +47,7 @@ MhaWeights::MhaWeights(const MhaDims& d, Rotary rotary)
   }
   wo_.assign(size_t(d.H * d.Dv * d.Eo), 0.0f);
   const int64_t floats = int64_t(w_in_.size() + wo_.size());
-  if (kernels().isa == Isa::Avx512 && floats <= kPackedMaxFloats) {  // all zero, like the weights
+  if (kernels().isa >= Isa::Avx512 && floats <= kPackedMaxFloats) {  // all zero, like the weights
     const FlashKernel& fk = kernels().flash;
     if (packed_) packed_in_.assign(size_t(fk.packed_floats(d.E, hq + hk + hv)), 0.0f);
     packed_out_.assign(size_t(fk.packed_floats(d.H * d.Dv, d.Eo)), 0.0f);
@@ -81,7 +81,9 @@ void MhaWeights::write(Name n, const float* src) {
   const int64_t w = fk.panel_width;
   const auto repack = [&](const float* B, int64_t ldb, int64_t K, int64_t N, float* packed, int64_t c0, int64_t c1) {
     const int64_t p0 = c0 / w, p1 = (c1 + w - 1) / w;
-    fk.pack_panels(B + p0 * w, ldb, K, std::min(N, p1 * w) - p0 * w, packed + p0 * K * w);
+    // Panels are equal in size: the first p0 of them take packed_floats(K, p0·w).
+    fk.pack_panels(B + p0 * w, ldb, K, std::min(N, p1 * w) - p0 * w,
+                   packed + (p0 > 0 ? fk.packed_floats(K, p0 * w) : 0));
   };
   if (n == WO && !packed_out_.empty()) repack(wo_.data(), d_.Eo, s.rows, d_.Eo, packed_out_.data(), 0, d_.Eo);
   if ((n == WQ || n == WK || n == WV) && !packed_in_.empty()) {
@@ -260,9 +262,7 @@ void project_qkv(const Lease& lease, const MhaWeights& w, int64_t rows, const fl
   const auto wqkv = w.slot(MhaWeights::WQ);
   const float* bias = w.slot(MhaWeights::BQ).data;
   const int64_t N = wqkv.ld;  // all three, side by side
-  if (w.packed_in()) {
-    gemm_packed(lease, rows, N, d.E, x, w.packed_in(), bias, y, N);
-  } else {
+  if (!w.packed_in() || !gemm_packed(lease, rows, N, d.E, x, w.packed_in(), bias, y, N)) {
     gemm_bias(lease, int(rows), int(N), int(d.E), x, int(d.E), wqkv.data, int(N), bias, y, int(N));
   }
 }
@@ -339,9 +339,7 @@ void output_projection(const Lease& lease, const MhaWeights& w, int64_t rows, co
   const int64_t hv = d.H * d.Dv;
   const auto wo = w.slot(MhaWeights::WO);
   const float* bo = w.slot(MhaWeights::BO).data;
-  if (w.packed_out()) {
-    gemm_packed(lease, rows, d.Eo, hv, merged, w.packed_out(), bo, out, d.Eo);
-  } else {
+  if (!w.packed_out() || !gemm_packed(lease, rows, d.Eo, hv, merged, w.packed_out(), bo, out, d.Eo)) {
     gemm_bias(lease, int(rows), int(d.Eo), int(hv), merged, int(hv), wo.data, int(wo.ld), bo, out, int(d.Eo));
   }
 }

@@ -19,6 +19,7 @@
 #include "attention.h"
 #include "check.h"
 #include "cpu_features.h"
+#include "fault_injection.h"
 #include "workspace.h"
 
 using namespace na;
@@ -311,17 +312,18 @@ int main() {
   }
 
   // GEMM on a packed weight (FlashKernel::pack_panels / gemm_panels) against a float64
-  // product: sizes around the tiles (N % panel_width != 0, M % 12/6/4 != 0), bias or none,
-  // panel ranges split in two, C with a larger row stride whose extra columns (and the
-  // columns of panels not asked for) must stay untouched.
+  // product: sizes around the tiles (N % panel_width != 0, M % 12/6/4/16 != 0), bias or
+  // none, panel ranges split in two, C with a larger row stride whose extra columns (and the
+  // columns of panels not asked for) must stay untouched. M = 200 with K = 1024 takes the
+  // AMX kernel through several chunks of split rows.
   {
     const FlashKernel& fk = kt.flash;
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     const int64_t w = fk.panel_width;
-    for (int64_t M : {1, 5, 13, 40})
+    for (int64_t M : {1, 5, 13, 40, 200})
       for (int64_t N : {int64_t(1), w - 1, w + 3, 3 * w, int64_t(300)})
-        for (int64_t K : {1, 7, 64, 129})
+        for (int64_t K : {1, 7, 64, 129, 1024})
           for (int with_bias = 0; with_bias < 2; ++with_bias) {
             std::vector<float> a(size_t(M * K)), b(size_t(K * (N + 5))), bias(static_cast<size_t>(N));
             for (float& x : a) x = u(rng);
@@ -333,8 +335,9 @@ int main() {
             std::vector<float> c(size_t(M * ldc), -7.0f);
             const float* bs = with_bias ? bias.data() : nullptr;
             const int64_t split = P / 2;
-            fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, split, P);
-            fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, 0, split);
+            const bool ran = fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, split, P) &&
+                             fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, 0, split);
+            CHECK(ran, "gemm_panels M=%lld N=%lld K=%lld: did not run", (long long)M, (long long)N, (long long)K);
             double err = 0, ref_max = 0;
             bool untouched = true;
             for (int64_t i = 0; i < M; ++i) {
@@ -364,6 +367,26 @@ int main() {
             }
             std::free(bp);
           }
+    // The AMX kernel splits A into a per-thread buffer, grown when a call needs more. When
+    // that allocation fails it must say so (the caller then uses OpenBLAS), and work again
+    // after. (Other paths need no buffer and always run.)
+    {
+      const int64_t M = 64, N = 3 * w, K = 8192;  // more split rows than any call above
+      std::vector<float> a(size_t(M * K), 0.5f), b(size_t(K * N), 0.25f), c(size_t(M * N), -7.0f);
+      float* bp = static_cast<float*>(std::aligned_alloc(64, size_t(fk.packed_floats(K, N)) * 4 + 64));
+      fk.pack_panels(b.data(), N, K, N, bp);
+      const int64_t P = (N + w - 1) / w;
+      na::fault::arm(na::fault::Kind::Alloc, 0, 1);
+      const bool ran = fk.gemm_panels(a.data(), M, K, bp, N, nullptr, c.data(), N, 0, P);
+      na::fault::arm(na::fault::Kind::Alloc, 0, 0);
+      CHECK(ran == (kt.isa != na::Isa::Amx), "gemm_panels with its buffer's allocation failing: ran=%d on %s", ran,
+            kt.name);
+      CHECK(fk.gemm_panels(a.data(), M, K, bp, N, nullptr, c.data(), N, 0, P), "gemm_panels after the failure");
+      bool right = true;  // every product is 0.5 · 0.25 · 8192 = 1024, exactly
+      for (float x : c) right = right && x == 1024.0f;
+      CHECK(right, "gemm_panels after the failure: wrong result");
+      std::free(bp);
+    }
   }
   return na_test::test_exit("flash_attention_test");
 }
