@@ -88,8 +88,9 @@ struct FlashKernel {
   // C[M, N] (row stride ldc) = A[M, K] · B + bias[N] (bias may be null) for the columns of
   // panels [p0, p1) only (disjoint panel ranges may run on different threads); A is
   // row-major with row stride K, Bp = pack_panels(B). Nothing past column N is written.
-  // False when it could not run (the AMX kernel's buffer for A could not be allocated):
-  // those columns of C are then undefined and the caller computes them another way.
+  // False when it declined or could not run (the AMX kernel leaves one-row products to
+  // OpenBLAS's sgemv, and needs a buffer for A that may fail to allocate): those columns of
+  // C are then undefined and the caller computes them with OpenBLAS on the unpacked weight.
   bool (*gemm_panels)(const float* A, int64_t M, int64_t K, const float* Bp, int64_t N, const float* bias, float* C,
                       int64_t ldc, int64_t p0, int64_t p1);
 };

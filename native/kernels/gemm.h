@@ -31,8 +31,8 @@ void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda,
 // C[M, N] (ldc) = A[M, K] (row stride K) · B + bias, B packed once by the active
 // instruction set's pack_panels (packed_weights.h): our micro-tiles, panels split across
 // the lease's threads. No per-call packing of B, which OpenBLAS does on every call.
-// False when the kernel could not run (see FlashKernel::gemm_panels): C is then undefined
-// and the caller uses gemm_bias on the unpacked weight instead.
+// False when the kernel declined or could not run (see FlashKernel::gemm_panels): C is then
+// undefined and the caller uses gemm_bias on the unpacked weight instead.
 [[nodiscard]] bool gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A,
                                const float* packed_b, const float* bias, float* C, int64_t ldc);
 

@@ -52,6 +52,11 @@ constexpr int64_t kPanel = 32;  // columns of one packed panel: two result tiles
 // A's split rows per chunk: one chunk and one panel stay in L2 while the chunk's row pairs
 // pass over the panel.
 constexpr int64_t kChunkBytes = int64_t(512) * 1024;
+// One row (a decoding step) is left to OpenBLAS's sgemv: it streams the float32 weight,
+// where the tiles would read the 1.5× larger split copy and pad the row to a whole tile
+// (1.5× sgemv's time at 1 × 3072 × 2048; from two rows on the tiles are faster:
+// bench/native/projection_gemm.cpp).
+constexpr int64_t kMinRows = 2;
 
 constexpr int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 constexpr int64_t max1(int64_t x) { return x > 1 ? x : 1; }
@@ -236,6 +241,7 @@ void gemm_tiles(const bf16* a, int64_t a_part, int64_t Kp, const bf16* bp, const
 bool gemm_panels(const float* A, int64_t M, int64_t K, const float* Bp_floats, int64_t N, const float* bias, float* C,
                  int64_t ldc, int64_t p0, int64_t p1) {
   if (M <= 0 || p1 <= p0) return true;
+  if (M < kMinRows) return false;  // the caller's OpenBLAS path (sgemv) is faster
   const int64_t Kp = depth_pad(K), pair = 2 * kTile;
   const int64_t fit = kChunkBytes / (kParts * Kp * 2) / pair * pair;  // rows of A per chunk
   const int64_t Mc = fit < pair ? pair : (fit > round_up(M, pair) ? round_up(M, pair) : fit);

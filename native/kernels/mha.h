@@ -29,9 +29,10 @@ struct MhaDims {
 constexpr int64_t kMaxParameters = int64_t(1) << 31;
 
 // Weights up to this many floats (16 MiB) also keep a copy packed for our own GEMM
-// (gemm_packed) on the AVX-512 path: there it beats OpenBLAS, which repacks the weight on
-// every call, by 5–25% on the projections (bench/NOTES.md, issue 10); the copy doubles the
-// weights' memory, which is why larger layers do without.
+// (gemm_packed) on the AVX-512 and AMX paths: on AVX-512 it beats OpenBLAS, which repacks the
+// weight on every call, by 5–25% on the projections, on AMX (three bfloat16 parts per float)
+// it takes 0.3–0.5× OpenBLAS's time (bench/NOTES.md, issue 10). The copy takes the weights'
+// size again (1.5× on AMX), which is why larger layers do without.
 constexpr int64_t kPackedMaxFloats = int64_t(4) << 20;
 
 // std::allocator with 64-byte alignment (the micro-tiles load packed panels aligned).

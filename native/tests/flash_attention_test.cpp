@@ -337,7 +337,14 @@ int main() {
             const int64_t split = P / 2;
             const bool ran = fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, split, P) &&
                              fk.gemm_panels(a.data(), M, K, bp, N, bs, c.data(), ldc, 0, split);
-            CHECK(ran, "gemm_panels M=%lld N=%lld K=%lld: did not run", (long long)M, (long long)N, (long long)K);
+            // (The AMX kernel leaves one-row products to OpenBLAS: it declines them.)
+            const bool declines = kt.isa == na::Isa::Amx && M == 1;
+            CHECK(ran != declines, "gemm_panels M=%lld N=%lld K=%lld: ran=%d", (long long)M, (long long)N, (long long)K,
+                  ran);
+            if (declines) {
+              std::free(bp);
+              continue;
+            }
             double err = 0, ref_max = 0;
             bool untouched = true;
             for (int64_t i = 0; i < M; ++i) {
