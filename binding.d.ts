@@ -156,12 +156,15 @@ export declare function setNumThreads(n: number): void;
 export declare function getNumThreads(): number;
 export declare function blasInfo(): { config: string; coreName: string; cores: number };
 export interface CpuInfo {
-  /** The instruction set our kernels run: 'avx512', 'avx2' or 'generic'. */
-  isa: 'avx512' | 'avx2' | 'generic';
+  /**
+   * The instruction set our kernels run: 'amx' (the AVX-512 kernels with the projections on
+   * the AMX tile unit), 'avx512', 'avx2' or 'generic'.
+   */
+  isa: 'amx' | 'avx512' | 'avx2' | 'generic';
   /** NATIVE_ATTENTION_ISA as given ('' when unset); a path the CPU lacks falls back. */
   requested: string;
   /** The paths this CPU and this build can run, narrowest first. */
-  available: ('generic' | 'avx2' | 'avx512')[];
+  available: ('generic' | 'avx2' | 'avx512' | 'amx')[];
   arch: 'x86-64' | 'other';
 }
 export declare function cpuInfo(): CpuInfo;

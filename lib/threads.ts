@@ -23,9 +23,9 @@ export function blasInfo(): { config: string; coreName: string; cores: number } 
 }
 
 /**
- * The instruction set the attention kernels use on this CPU ('avx512', 'avx2' or
- * 'generic'), chosen once by CPU features; NATIVE_ATTENTION_ISA=avx512|avx2|generic at
- * start-up forces one (a path the CPU lacks falls back to the widest it has).
+ * The instruction set the kernels use on this CPU ('amx', 'avx512', 'avx2' or 'generic'),
+ * chosen once by CPU features; NATIVE_ATTENTION_ISA=amx|avx512|avx2|generic at start-up
+ * forces one (a path the CPU lacks falls back to the widest it has).
  */
 export function cpuInfo(): CpuInfo {
   return native.cpuInfo();
