@@ -110,6 +110,8 @@ const meta = {
   platform: `${process.platform}-${process.arch}`,
   cpu: cpuInfo(),
   kernels: { isa: oursLoadable ? kernelIsa() : 'n/a', blasCore: oursLoadable ? blasCore() : null },
+  // Set by bench/scripts/avx2-only.mjs: CPUID hid AVX-512 and AMX from every library here.
+  cpuidMask: process.env.NATIVE_ATTENTION_CPUID_MASK || null,
   versions: {
     tensorflow: peerInfo['tfjs-node']?.tf ?? null,
     onnxruntime:

@@ -170,7 +170,7 @@ export function renderChart({ meta, ceiling, bandwidth = {}, results }) {
     bg && (bg.otherPct >= 5 || bg.stealPct >= 5)
       ? ` · machine busy: other processes took ${bg.otherPct.toFixed(0)}% of the CPUs`
       : '';
-  const foot = `${meta.cpu.model}${meta.cpu.uarch ? ` (${meta.cpu.uarch})` : ''} · ours: ${k.isa ?? 'n/a'} · OpenBLAS ${k.blasCore ?? 'n/a'} · TensorFlow ${meta.versions?.tensorflow ?? 'n/a'} · onnxruntime ${meta.versions?.onnxruntime ?? 'n/a'} · Node ${meta.node} · ${meta.date}${meta.options.quick ? ' · --quick' : ''}${busy}`;
+  const foot = `${meta.cpu.model}${meta.cpu.uarch ? ` (${meta.cpu.uarch})` : ''} · ours: ${k.isa ?? 'n/a'}${meta.cpuidMask ? ` (CPUID: ${meta.cpuidMask})` : ''} · OpenBLAS ${k.blasCore ?? 'n/a'} · TensorFlow ${meta.versions?.tensorflow ?? 'n/a'} · onnxruntime ${meta.versions?.onnxruntime ?? 'n/a'} · Node ${meta.node} · ${meta.date}${meta.options.quick ? ' · --quick' : ''}${busy}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     '<rect width="100%" height="100%" fill="#fff"/>',

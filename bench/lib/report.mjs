@@ -28,6 +28,11 @@ export function renderReport({ meta, ceiling, core = {}, bandwidth = {}, results
     `Kernels: ours' vector path ${k.isa ?? 'n/a'} · OpenBLAS kernel family ${k.blasCore ?? 'n/a'} · ` +
       `TensorFlow ${meta.versions?.tensorflow ?? 'n/a'} (tfjs-node) · onnxruntime ${meta.versions?.onnxruntime ?? 'n/a'}`,
   );
+  if (meta.cpuidMask)
+    o.push(
+      `CPUID masked (${meta.cpuidMask}): AVX-512, AMX and AVX-VNNI hidden from every library in the process, ` +
+        'so every peer ran its AVX2 kernels (bench/scripts/avx2-only.mjs)',
+    );
   o.push(`Node ${meta.node} (${meta.platform})`);
   const env = Object.entries(blas.env)
     .map(([k, v]) => `${k}=${v}`)
