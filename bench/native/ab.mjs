@@ -198,6 +198,11 @@ if (kase === 'sdpa') {
   const mem = s.cross ? rand(s.B * s.Lk * E) : x;
   const oa = new Float32Array(s.B * s.Lq * E),
     ob = new Float32Array(s.B * s.Lq * E);
+  // A padded batch (M1): key lengths spread evenly over [minLength, Lk], as bench/lib/data.mjs.
+  const keyLengths =
+    s.kind === 'padded'
+      ? Int32Array.from({ length: s.B }, (_, b) => Math.round(s.minLength + ((s.Lk - s.minLength) * b) / Math.max(1, s.B - 1)))
+      : null;
   const call = (m, layer, o) =>
     layer.forward(
       ...P(m, 'forward', {
@@ -210,7 +215,7 @@ if (kase === 'sdpa') {
         mask: null,
         maskStrides: [0, 0, 0, 0],
         causal,
-        keyLengths: null,
+        keyLengths,
         out: o,
         weightsOut: null,
       }),
@@ -218,7 +223,7 @@ if (kase === 'sdpa') {
   fa = () => call(A, la, oa);
   fb = () => call(Bm, lb, ob);
   flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causal ? 0.5 : 1);
-  label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causal ? ' causal' : ''}`;
+  label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causal ? ' causal' : ''}${keyLengths ? ' key lengths' : ''}`;
   fa();
   fb();
 }

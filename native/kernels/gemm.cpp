@@ -34,14 +34,16 @@ static void gemm_block(int M, int N, int K, const float* A, int lda, const float
 }
 
 bool gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A, const float* packed_b,
-                 const float* bias, float* C, int64_t ldc) {
+                 const float* bias, float* C, int64_t ldc, int64_t p0, int64_t p1) {
   const FlashKernel& fk = kernels().flash;
-  const int64_t panels = (N + fk.panel_width - 1) / fk.panel_width;
+  if (p1 < 0) p1 = (N + fk.panel_width - 1) / fk.panel_width;
+  const int64_t panels = p1 - p0;
   const int64_t chunks = std::min<int64_t>(lease.threads(), panels);
-  if (chunks <= 1 || M * N * K < kParallelMinMacs) return fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, 0, panels);
+  const int64_t cols = std::min(N, p1 * fk.panel_width) - p0 * fk.panel_width;
+  if (chunks <= 1 || M * cols * K < kParallelMinMacs) return fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, p0, p1);
   std::atomic<bool> ok{true};
   lease.parallel_for(chunks, [&](int64_t i, int) {
-    if (!fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, panels * i / chunks, panels * (i + 1) / chunks))
+    if (!fk.gemm_panels(A, M, K, packed_b, N, bias, C, ldc, p0 + panels * i / chunks, p0 + panels * (i + 1) / chunks))
       ok.store(false, std::memory_order_relaxed);
   });
   return ok.load(std::memory_order_relaxed);

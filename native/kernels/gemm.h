@@ -32,9 +32,11 @@ void gemm_bias(const Lease& lease, int M, int N, int K, const float* A, int lda,
 // instruction set's pack_panels (packed_weights.h): our micro-tiles, panels split across
 // the lease's threads. No per-call packing of B, which OpenBLAS does on every call.
 // False when the kernel declined or could not run (see FlashKernel::gemm_panels): C is then
-// undefined and the caller uses gemm_bias on the unpacked weight instead.
+// undefined and the caller uses gemm_bias on the unpacked weight instead. Only the columns
+// of panels [p0, p1) when given (p1 = -1: to the last).
 [[nodiscard]] bool gemm_packed(const Lease& lease, int64_t M, int64_t N, int64_t K, const float* A,
-                               const float* packed_b, const float* bias, float* C, int64_t ldc);
+                               const float* packed_b, const float* bias, float* C, int64_t ldc, int64_t p0 = 0,
+                               int64_t p1 = -1);
 
 // Row-major C[M, N] = alpha · A[M, K] · op(B) + beta · C, op(B) = B [K, N] or Bᵀ with
 // B [N, K]: cblas_sgemm, single-threaded (the caller's thread). OpenBLAS 0.3.21 has its

@@ -152,6 +152,11 @@ struct MhaPlan {
   const int32_t* sequence_lengths = nullptr;  // packed sequences, or null
   int64_t sequences = 0;
   int64_t kv_heads = 0;  // key/value heads (shape.H / kv_heads query heads share each)
+  // Self-attention of a padded batch through the fused kernel: keys and values are
+  // projected for batch b's first key_lengths[b] rows only (project_qkv_padded), key_rows in
+  // all. Null when every row is real or another path runs.
+  const int32_t* key_lengths = nullptr;
+  int64_t key_rows = 0;
 
   // The shape attention runs on: the whole call, or one packed sequence of `length` rows.
   AttentionShape sequence_shape(int64_t length) const { return {1, shape.H, length, length, shape.Dk, shape.Dv}; }
@@ -215,6 +220,7 @@ struct MhaBuffers {
   float* merged;        // the attention output with heads merged: [B·Lq, H·Dv]
   float* scratch;       // attention_heads' scratch
   float* chunks;        // head-major only: one [kProjectChunk, N] GEMM output per thread
+  float* gathered;      // padded self-attention only: the real rows of the input [key_rows, E]
 };
 
 // Describes every piece; run once to measure and once to carve (see Carver).
@@ -229,6 +235,7 @@ MhaBuffers carve(const MhaPlan& p, int threads, bool weights, Carver& c) {
   b.merged = c.take(checked_product({s.B, s.Lq, s.H, s.Dv}));
   b.scratch = c.take(p.scratch_floats(threads, weights));
   if (p.head_major) b.chunks = c.take(checked_product({threads, kProjectChunk, widest}));
+  if (p.key_lengths) b.gathered = c.take(checked_product({p.key_rows, p.jobs[0].din}));
   return b;
 }
 
@@ -254,16 +261,60 @@ void project_head_major(const Lease& lease, const Projection& p, int64_t B, floa
   });
 }
 
-// y [rows, H·Dk + Hkv·(Dk + Dv)] = x [rows, E] · [wq | wk | wv] + [bq | bk | bv] (a packed
-// layer: self-attention, or the new tokens of a cached call), on the packed copy when the
-// layer keeps one.
-void project_qkv(const Lease& lease, const MhaWeights& w, int64_t rows, const float* x, float* y) {
+// Columns [c0, c1) of y [rows, H·Dk + Hkv·(Dk + Dv)] = x [rows, E] · [wq | wk | wv] +
+// [bq | bk | bv] (a packed layer: self-attention, or the new tokens of a cached call), on the
+// packed copy when the layer keeps one and c0 (and c1, unless the last column) fall on its
+// panels' edges; else OpenBLAS.
+void project_qkv(const Lease& lease, const MhaWeights& w, int64_t rows, const float* x, float* y, int64_t c0 = 0,
+                 int64_t c1 = -1) {
   const MhaDims& d = w.dims();
   const auto wqkv = w.slot(MhaWeights::WQ);
   const float* bias = w.slot(MhaWeights::BQ).data;
   const int64_t N = wqkv.ld;  // all three, side by side
-  if (!w.packed_in() || !gemm_packed(lease, rows, N, d.E, x, w.packed_in(), bias, y, N)) {
-    gemm_bias(lease, int(rows), int(N), int(d.E), x, int(d.E), wqkv.data, int(N), bias, y, int(N));
+  if (c1 < 0) c1 = N;
+  const int64_t pw = kernels().flash.panel_width;
+  const bool on_panels = c0 % pw == 0 && (c1 % pw == 0 || c1 == N);
+  if (w.packed_in() && on_panels &&
+      gemm_packed(lease, rows, N, d.E, x, w.packed_in(), bias, y, N, c0 / pw, (c1 + pw - 1) / pw))
+    return;
+  gemm_bias(lease, int(rows), int(c1 - c0), int(d.E), x, int(d.E), wqkv.data + c0, int(N), bias ? bias + c0 : nullptr,
+            y + c0, int(N));
+}
+
+// Self-attention of a padded batch (key lengths): the queries of every row, the keys and
+// values of the real rows only (batch b's first key_lengths[b]); the padded rows' keys and
+// values, which the fused kernel never reads, are zeros. The real rows are gathered into
+// `gathered` [Σ lengths, E] so that keys and values are one GEMM (OpenBLAS repacks the
+// weight on every call: one call per sequence cost what the skipped rows saved); its rows
+// land compacted at the top of y and move down to their places. M1 (16 × 256 rows, lengths
+// 64-256): 0.84-0.87× the time on AVX2, 0.93-0.95× on AMX at one thread (bench/NOTES.md).
+void project_qkv_padded(const Lease& lease, const MhaWeights& w, int64_t B, int64_t L, const int32_t* key_lengths,
+                        const float* x, float* gathered, float* y) {
+  const MhaDims& d = w.dims();
+  const int64_t E = d.E, hq = d.H * d.Dk, N = w.slot(MhaWeights::WQ).ld, kv = N - hq;
+  const auto length = [&](int64_t b) { return std::clamp<int64_t>(key_lengths[b], 0, L); };
+  project_qkv(lease, w, B * L, x, y, 0, hq);
+  // The gather, in as many slices of batches as there are threads (each finds its first row
+  // by summing the lengths before it).
+  const int64_t slices = std::min<int64_t>(B, lease.threads());
+  lease.parallel_for(slices, [&](int64_t s, int) {
+    const int64_t b0 = B * s / slices, b1 = B * (s + 1) / slices;
+    int64_t row = 0;
+    for (int64_t b = 0; b < b0; ++b) row += length(b);
+    for (int64_t b = b0; b < b1; row += length(b), ++b)
+      std::memcpy(gathered + row * E, x + b * L * E, sizeof(float) * size_t(length(b) * E));
+  });
+  int64_t rows = 0;
+  for (int64_t b = 0; b < B; ++b) rows += length(b);
+  if (rows > 0) project_qkv(lease, w, rows, gathered, y, hq, N);
+  // Batch b's rows go from rows [r, r + len) to [b·L, b·L + len): never upwards, so moving
+  // the last batch first, each from its last row up, reads every row before it is overwritten.
+  for (int64_t b = B - 1; b >= 0; --b) {
+    const int64_t len = length(b);
+    rows -= len;
+    for (int64_t i = len - 1; i >= 0 && rows != b * L; --i)
+      std::memmove(y + (b * L + i) * N + hq, y + (rows + i) * N + hq, sizeof(float) * size_t(kv));
+    for (int64_t i = len; i < L; ++i) std::memset(y + (b * L + i) * N + hq, 0, sizeof(float) * size_t(kv));
   }
 }
 
@@ -287,7 +338,9 @@ void project_all(const Lease& lease, const MhaWeights& w, MhaPlan& p, const MhaB
         heads[next++] = {job.groups[g].data, job.groups[g].heads * job.L * D, job.L * D, D};
       }
     } else {
-      if (p.self_attention) {
+      if (p.self_attention && p.key_lengths) {
+        project_qkv_padded(lease, w, B, job.L, p.key_lengths, job.x, buf.gathered, buf.projected[j]);
+      } else if (p.self_attention) {
         project_qkv(lease, w, rows, job.x, buf.projected[j]);
       } else {
         gemm_bias(lease, int(rows), int(job.N), int(job.din), job.x, int(job.din), job.w.data, int(job.w.ld), job.bias,
@@ -368,6 +421,13 @@ Status mha_forward(const Lease& lease, const MhaWeights& w, const MhaInputs& in,
 
   const bool weights = params.weights != nullptr;
   MhaPlan plan = plan_forward(w, in, weights);
+  // Padded self-attention: keys and values of the real rows only. (The exact-probabilities
+  // path reads every key: its masked scores become 0, but 0 · a padded row's value must stay
+  // finite, so it projects them all.)
+  if (plan.self_attention && params.key_lengths && !weights && !plan.head_major && !plan.sequence_lengths) {
+    for (int64_t b = 0; b < in.B; ++b) plan.key_rows += std::clamp<int64_t>(params.key_lengths[b], 0, in.Lk);
+    if (plan.key_rows < rows_k) plan.key_lengths = params.key_lengths;
+  }
   Carver measure;
   carve(plan, lease.threads(), weights, measure);
   if (!measure.ok()) return Status::TooLarge;
