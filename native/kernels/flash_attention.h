@@ -3,8 +3,9 @@
 // one block × one key block ever exists. No BLAS call inside.
 //
 // This header is included by every instruction-set unit (flash_attention_{generic,avx2,
-// avx512}.cpp, gemm_amx.cpp): it holds only plain structs and declarations, nothing inline or templated,
-// so no function compiled with one unit's flags can be picked by the linker for another.
+// avx512}.cpp, gemm_amx.cpp): it holds only plain structs and declarations, nothing inline
+// or templated, so no function compiled with one unit's flags can be picked by the linker
+// for another.
 #pragma once
 #include <cstdint>
 

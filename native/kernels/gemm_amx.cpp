@@ -199,16 +199,15 @@ NA_ALWAYS_INLINE void tile_stored(int t, float* c, int64_t ld_bytes) {
   }
 }
 
-// Result tile T into rows × cols of c: whole tiles straight, partial ones through a buffer
+// Result tile t into rows × cols of c: whole tiles straight, partial ones through a buffer
 // (nothing past the matrix is written).
-template <int T>
-NA_ALWAYS_INLINE void store_tile(float* c, int64_t ldc, int64_t rows, int64_t cols) {
+NA_ALWAYS_INLINE void store_tile(int t, float* c, int64_t ldc, int64_t rows, int64_t cols) {
   if (rows >= kTile && cols >= kTile) {
-    tile_stored(T, c, ldc * 4);
+    tile_stored(t, c, ldc * 4);
     return;
   }
   alignas(64) float tmp[kTile * kTile];
-  tile_stored(T, tmp, kTile * 4);
+  tile_stored(t, tmp, kTile * 4);
   for (int64_t r = 0; r < rows && r < kTile; ++r)
     _mm512_mask_storeu_ps(c + r * ldc, first_lanes(cols), _mm512_load_ps(tmp + r * kTile));
 }
@@ -232,10 +231,10 @@ void gemm_tiles(const bf16* a, int64_t a_part, int64_t Kp, const bf16* bp, const
   const int64_t part_b = Kp * kTile;  // bf16 of one part of one column tile
   for (int64_t k0 = 0; k0 < Kp; k0 += kStep)
     six_products<R, C>(a + k0, a_part, kTile * Kp, Kp * 2, bp + k0 * kTile, part_b, kParts * part_b, 64);
-  store_tile<0>(c, ldc, rows, cols);
-  if constexpr (C == 2) store_tile<1>(c + kTile, ldc, rows, cols - kTile);
-  if constexpr (R == 2) store_tile<2>(c + kTile * ldc, ldc, rows - kTile, cols);
-  if constexpr (R == 2 && C == 2) store_tile<3>(c + kTile * ldc + kTile, ldc, rows - kTile, cols - kTile);
+  store_tile(0, c, ldc, rows, cols);
+  if constexpr (C == 2) store_tile(1, c + kTile, ldc, rows, cols - kTile);
+  if constexpr (R == 2) store_tile(2, c + kTile * ldc, ldc, rows - kTile, cols);
+  if constexpr (R == 2 && C == 2) store_tile(3, c + kTile * ldc + kTile, ldc, rows - kTile, cols - kTile);
 }
 
 bool gemm_panels(const float* A, int64_t M, int64_t K, const float* Bp_floats, int64_t N, const float* bias, float* C,

@@ -284,12 +284,12 @@ void project_qkv(const Lease& lease, const MhaWeights& w, int64_t rows, const fl
 // Self-attention of a padded batch (key lengths): the queries of every row, the keys and
 // values of the real rows only (batch b's first key_lengths[b]); the padded rows' keys and
 // values, which the fused kernel never reads, are zeros. The real rows are gathered into
-// `gathered` [Σ lengths, E] so that keys and values are one GEMM (OpenBLAS repacks the
+// `gathered` [key_rows = Σ lengths, E] so that keys and values are one GEMM (OpenBLAS repacks the
 // weight on every call: one call per sequence cost what the skipped rows saved); its rows
 // land compacted at the top of y and move down to their places. M1 (16 × 256 rows, lengths
 // 64-256): 0.84-0.87× the time on AVX2, 0.93-0.95× on AMX at one thread (bench/NOTES.md).
 void project_qkv_padded(const Lease& lease, const MhaWeights& w, int64_t B, int64_t L, const int32_t* key_lengths,
-                        const float* x, float* gathered, float* y) {
+                        int64_t key_rows, const float* x, float* gathered, float* y) {
   const MhaDims& d = w.dims();
   const int64_t E = d.E, hq = d.H * d.Dk, N = w.slot(MhaWeights::WQ).ld, kv = N - hq;
   const auto length = [&](int64_t b) { return std::clamp<int64_t>(key_lengths[b], 0, L); };
@@ -304,11 +304,10 @@ void project_qkv_padded(const Lease& lease, const MhaWeights& w, int64_t B, int6
     for (int64_t b = b0; b < b1; row += length(b), ++b)
       std::memcpy(gathered + row * E, x + b * L * E, sizeof(float) * size_t(length(b) * E));
   });
-  int64_t rows = 0;
-  for (int64_t b = 0; b < B; ++b) rows += length(b);
-  if (rows > 0) project_qkv(lease, w, rows, gathered, y, hq, N);
+  if (key_rows > 0) project_qkv(lease, w, key_rows, gathered, y, hq, N);
   // Batch b's rows go from rows [r, r + len) to [b·L, b·L + len): never upwards, so moving
   // the last batch first, each from its last row up, reads every row before it is overwritten.
+  int64_t rows = key_rows;
   for (int64_t b = B - 1; b >= 0; --b) {
     const int64_t len = length(b);
     rows -= len;
@@ -339,7 +338,7 @@ void project_all(const Lease& lease, const MhaWeights& w, MhaPlan& p, const MhaB
       }
     } else {
       if (p.self_attention && p.key_lengths) {
-        project_qkv_padded(lease, w, B, job.L, p.key_lengths, job.x, buf.gathered, buf.projected[j]);
+        project_qkv_padded(lease, w, B, job.L, p.key_lengths, p.key_rows, job.x, buf.gathered, buf.projected[j]);
       } else if (p.self_attention) {
         project_qkv(lease, w, rows, job.x, buf.projected[j]);
       } else {
