@@ -3,7 +3,7 @@
 // machine noise hits both alike. Prints medians and the ratio B/A (< 1: B is faster).
 //
 //   node bench/native/ab.mjs --a OLD.node --b NEW.node [--case sdpa|mha] [--shape S3]
-//        [--threads 1] [--reps 15] [--causal] [--mask bool]
+//        [--threads 1] [--reps 15] [--causal] [--mask bool]   (M2 is causal without --causal)
 //
 //   sdpa: scaledDotProductAttention on [B, H, L, D] heads (B=1 H=16 L=2048 D=64 unless
 //         --B/--H/--L/--D), with the same run's sgemm (matmul 1024³) for a GFLOP/s ceiling;
@@ -214,7 +214,7 @@ if (kase === 'sdpa') {
         keyLength: s.Lk,
         mask: null,
         maskStrides: [0, 0, 0, 0],
-        causal,
+        causal: causal || s.kind === 'causal',
         keyLengths,
         out: o,
         weightsOut: null,
@@ -222,7 +222,7 @@ if (kase === 'sdpa') {
     );
   fa = () => call(A, la, oa);
   fb = () => call(Bm, lb, ob);
-  flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causal ? 0.5 : 1);
+  flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causal || s.kind === 'causal' ? 0.5 : 1);
   label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causal ? ' causal' : ''}${keyLengths ? ' key lengths' : ''}`;
   fa();
   fb();

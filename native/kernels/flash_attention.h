@@ -13,6 +13,18 @@
 
 namespace na {
 
+// Operands of one product on the Q·Kᵀ micro-tiles, S[mr][panels·kNR] (+)= A[mr][depth] · B:
+// A's rows lda floats apart, B in kNR-wide panels [depth][kNR] panel_stride floats apart.
+// Attention passes Q rows and packed keys (lda = depth = Dk); the packed-weight GEMM passes
+// one depth chunk of A's rows and of every panel (lda = K, panel_stride = K·kNR).
+struct PanelOperands {
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t panel_stride;
+  int64_t depth;
+};
+
 // One task: rows [i0, i0 + rows) of head (b, h).
 //   Q: rows × Dk, row i at q + (i - i0)·ldq
 //   K: keys × Dk, key j at k + j·ldk   (packed per thread into panels, see below)

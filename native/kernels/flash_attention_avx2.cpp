@@ -30,36 +30,40 @@ constexpr int kBr = NA_AVX2_BR;
 constexpr int kBc = NA_AVX2_BC;
 static_assert(kBr % kMR == 0 && kBc % kNR == 0, "blocks are whole micro-tiles");
 
-// S[M][panels·16] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·16, [Dk][16]).
+// S[M][panels·kNR] = A · B, or += with accumulate (see PanelOperands).
 template <int M>
-void qk_tile(const float* qs, int64_t Dk, const float* kp, int64_t panels, float* s, int64_t lds) {
+void qk_tile(const PanelOperands& op, int64_t panels, bool accumulate, float* s, int64_t lds) {
   for (int64_t p = 0; p < panels; ++p) {
-    const float* b = kp + p * Dk * kNR;
+    const float* b = op.b + p * op.panel_stride;
+    float* out = s + p * kNR;
     __m256 acc[M][2];
-    for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-    for (int64_t d = 0; d < Dk; ++d) {
+    for (int r = 0; r < M; ++r) {
+      acc[r][0] = accumulate ? _mm256_load_ps(out + r * lds) : _mm256_setzero_ps();
+      acc[r][1] = accumulate ? _mm256_load_ps(out + r * lds + 8) : _mm256_setzero_ps();
+    }
+    for (int64_t d = 0; d < op.depth; ++d) {
       const __m256 b0 = _mm256_load_ps(b + d * kNR), b1 = _mm256_load_ps(b + d * kNR + 8);
       for (int r = 0; r < M; ++r) {
-        const __m256 a = _mm256_broadcast_ss(qs + r * Dk + d);
+        const __m256 a = _mm256_broadcast_ss(op.a + r * op.lda + d);
         acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
         acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
       }
     }
     for (int r = 0; r < M; ++r) {
-      _mm256_store_ps(s + r * lds + p * kNR, acc[r][0]);
-      _mm256_store_ps(s + r * lds + p * kNR + 8, acc[r][1]);
+      _mm256_store_ps(out + r * lds, acc[r][0]);
+      _mm256_store_ps(out + r * lds + 8, acc[r][1]);
     }
   }
 }
 
-void qk_block(const float* qs, int64_t Dk, int mr, const float* kp, int64_t panels, float* s, int64_t lds) {
+void qk_block(const PanelOperands& op, int mr, int64_t panels, bool accumulate, float* s, int64_t lds) {
   switch (mr) {
-    case 6: qk_tile<6>(qs, Dk, kp, panels, s, lds); break;
-    case 5: qk_tile<5>(qs, Dk, kp, panels, s, lds); break;
-    case 4: qk_tile<4>(qs, Dk, kp, panels, s, lds); break;
-    case 3: qk_tile<3>(qs, Dk, kp, panels, s, lds); break;
-    case 2: qk_tile<2>(qs, Dk, kp, panels, s, lds); break;
-    default: qk_tile<1>(qs, Dk, kp, panels, s, lds); break;
+    case 6: qk_tile<6>(op, panels, accumulate, s, lds); break;
+    case 5: qk_tile<5>(op, panels, accumulate, s, lds); break;
+    case 4: qk_tile<4>(op, panels, accumulate, s, lds); break;
+    case 3: qk_tile<3>(op, panels, accumulate, s, lds); break;
+    case 2: qk_tile<2>(op, panels, accumulate, s, lds); break;
+    default: qk_tile<1>(op, panels, accumulate, s, lds); break;
   }
 }
 

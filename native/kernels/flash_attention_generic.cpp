@@ -36,34 +36,38 @@ inline __attribute__((always_inline)) v4f load4(const float* p) {
 }
 inline __attribute__((always_inline)) void store4(float* p, v4f v) { __builtin_memcpy(p, &v, sizeof v); }
 
-// S[M][panels·8] = Qs[M][Dk] · Kp (panel p at kp + p·Dk·8, [Dk][8]).
+// S[M][panels·kNR] = A · B, or += with accumulate (see PanelOperands).
 template <int M>
-void qk_tile(const float* qs, int64_t Dk, const float* kp, int64_t panels, float* s, int64_t lds) {
+void qk_tile(const PanelOperands& op, int64_t panels, bool accumulate, float* s, int64_t lds) {
   for (int64_t p = 0; p < panels; ++p) {
-    const float* b = kp + p * Dk * kNR;
+    const float* b = op.b + p * op.panel_stride;
+    float* out = s + p * kNR;
     v4f acc[M][2];
-    for (int r = 0; r < M; ++r) acc[r][0] = acc[r][1] = v4f{};
-    for (int64_t d = 0; d < Dk; ++d) {
+    for (int r = 0; r < M; ++r) {
+      acc[r][0] = accumulate ? load4(out + r * lds) : v4f{};
+      acc[r][1] = accumulate ? load4(out + r * lds + 4) : v4f{};
+    }
+    for (int64_t d = 0; d < op.depth; ++d) {
       const v4f b0 = load4(b + d * kNR), b1 = load4(b + d * kNR + 4);
       for (int r = 0; r < M; ++r) {
-        const float a = qs[r * Dk + d];
+        const float a = op.a[r * op.lda + d];
         acc[r][0] += a * b0;
         acc[r][1] += a * b1;
       }
     }
     for (int r = 0; r < M; ++r) {
-      store4(s + r * lds + p * kNR, acc[r][0]);
-      store4(s + r * lds + p * kNR + 4, acc[r][1]);
+      store4(out + r * lds, acc[r][0]);
+      store4(out + r * lds + 4, acc[r][1]);
     }
   }
 }
 
-void qk_block(const float* qs, int64_t Dk, int mr, const float* kp, int64_t panels, float* s, int64_t lds) {
+void qk_block(const PanelOperands& op, int mr, int64_t panels, bool accumulate, float* s, int64_t lds) {
   switch (mr) {
-    case 4: qk_tile<4>(qs, Dk, kp, panels, s, lds); break;
-    case 3: qk_tile<3>(qs, Dk, kp, panels, s, lds); break;
-    case 2: qk_tile<2>(qs, Dk, kp, panels, s, lds); break;
-    default: qk_tile<1>(qs, Dk, kp, panels, s, lds); break;
+    case 4: qk_tile<4>(op, panels, accumulate, s, lds); break;
+    case 3: qk_tile<3>(op, panels, accumulate, s, lds); break;
+    case 2: qk_tile<2>(op, panels, accumulate, s, lds); break;
+    default: qk_tile<1>(op, panels, accumulate, s, lds); break;
   }
 }
 

@@ -315,7 +315,8 @@ int main() {
   // product: sizes around the tiles (N % panel_width != 0, M % 12/6/4/16 != 0), bias or
   // none, panel ranges split in two, C with a larger row stride whose extra columns (and the
   // columns of panels not asked for) must stay untouched. M = 200 with K = 1024 takes the
-  // AMX kernel through several chunks of split rows.
+  // AMX kernel through several chunks of split rows; in the vector kernels K = 1024 reads A
+  // through the re-strided copy and K = 1500 takes two depth passes; K = 0 leaves the bias.
   {
     const FlashKernel& fk = kt.flash;
     std::mt19937 rng(7);
@@ -323,7 +324,7 @@ int main() {
     const int64_t w = fk.panel_width;
     for (int64_t M : {1, 5, 13, 40, 200})
       for (int64_t N : {int64_t(1), w - 1, w + 3, 3 * w, int64_t(300)})
-        for (int64_t K : {1, 7, 64, 129, 1024})
+        for (int64_t K : {0, 1, 7, 64, 129, 1024, 1500})
           for (int with_bias = 0; with_bias < 2; ++with_bias) {
             std::vector<float> a(size_t(M * K)), b(size_t(K * (N + 5))), bias(static_cast<size_t>(N));
             for (float& x : a) x = u(rng);
