@@ -203,6 +203,7 @@ if (kase === 'sdpa') {
     s.kind === 'padded'
       ? Int32Array.from({ length: s.B }, (_, b) => Math.round(s.minLength + ((s.Lk - s.minLength) * b) / Math.max(1, s.B - 1)))
       : null;
+  const causalCall = causal || s.kind === 'causal'; // M2 is a causal shape
   const call = (m, layer, o) =>
     layer.forward(
       ...P(m, 'forward', {
@@ -214,7 +215,7 @@ if (kase === 'sdpa') {
         keyLength: s.Lk,
         mask: null,
         maskStrides: [0, 0, 0, 0],
-        causal: causal || s.kind === 'causal',
+        causal: causalCall,
         keyLengths,
         out: o,
         weightsOut: null,
@@ -222,8 +223,8 @@ if (kase === 'sdpa') {
     );
   fa = () => call(A, la, oa);
   fb = () => call(Bm, lb, ob);
-  flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causal || s.kind === 'causal' ? 0.5 : 1);
-  label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causal ? ' causal' : ''}${keyLengths ? ' key lengths' : ''}`;
+  flops = 4 * s.B * s.Lq * E * E + 4 * s.B * s.Lk * E * E + 4 * s.B * s.Lq * s.Lk * E * (causalCall ? 0.5 : 1);
+  label = `mha ${name} B=${s.B} Lq=${s.Lq} Lk=${s.Lk} E=${E} H=${H}${causalCall ? ' causal' : ''}${keyLengths ? ' key lengths' : ''}`;
   fa();
   fb();
 }

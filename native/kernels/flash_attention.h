@@ -16,7 +16,8 @@ namespace na {
 // Operands of one product on the Q·Kᵀ micro-tiles, S[mr][panels·kNR] (+)= A[mr][depth] · B:
 // A's rows lda floats apart, B in kNR-wide panels [depth][kNR] panel_stride floats apart.
 // Attention passes Q rows and packed keys (lda = depth = Dk); the packed-weight GEMM passes
-// one depth chunk of A's rows and of every panel (lda = K, panel_stride = K·kNR).
+// one depth chunk of A's rows (lda = K, or its re-strided copy's stride) and of every panel
+// (panel_stride = K·kNR).
 struct PanelOperands {
   const float* a;
   int64_t lda;
