@@ -56,17 +56,6 @@ void qk_tile(const PanelOperands& op, int64_t panels, bool accumulate, float* s,
   }
 }
 
-void qk_block(const PanelOperands& op, int mr, int64_t panels, bool accumulate, float* s, int64_t lds) {
-  switch (mr) {
-    case 6: qk_tile<6>(op, panels, accumulate, s, lds); break;
-    case 5: qk_tile<5>(op, panels, accumulate, s, lds); break;
-    case 4: qk_tile<4>(op, panels, accumulate, s, lds); break;
-    case 3: qk_tile<3>(op, panels, accumulate, s, lds); break;
-    case 2: qk_tile<2>(op, panels, accumulate, s, lds); break;
-    default: qk_tile<1>(op, panels, accumulate, s, lds); break;
-  }
-}
-
 // Lane mask of the first `cols` (0..8) lanes.
 __m256i first_lanes(int64_t cols) {
   const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -108,21 +97,10 @@ void pv_tile(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv
   }
 }
 
+// O[M][Dv] += P[M][n] · V[n][Dv], kNR columns at a time.
 template <int M>
-void pv_cols(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
+void pv_rows(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 16) pv_tile<M>(p, ldp, n, v + c0, ldv, Dv - c0, o + c0, ldo);
-}
-
-void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
-              int64_t ldo) {
-  switch (mr) {
-    case 6: pv_cols<6>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 5: pv_cols<5>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 4: pv_cols<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 3: pv_cols<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 2: pv_cols<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    default: pv_cols<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-  }
 }
 
 // exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick, whose

@@ -56,23 +56,6 @@ void qk_tile(const PanelOperands& op, int64_t panels, bool accumulate, float* s,
   }
 }
 
-void qk_block(const PanelOperands& op, int mr, int64_t panels, bool accumulate, float* s, int64_t lds) {
-  switch (mr) {
-    case 12: qk_tile<12>(op, panels, accumulate, s, lds); break;
-    case 11: qk_tile<11>(op, panels, accumulate, s, lds); break;
-    case 10: qk_tile<10>(op, panels, accumulate, s, lds); break;
-    case 9: qk_tile<9>(op, panels, accumulate, s, lds); break;
-    case 8: qk_tile<8>(op, panels, accumulate, s, lds); break;
-    case 7: qk_tile<7>(op, panels, accumulate, s, lds); break;
-    case 6: qk_tile<6>(op, panels, accumulate, s, lds); break;
-    case 5: qk_tile<5>(op, panels, accumulate, s, lds); break;
-    case 4: qk_tile<4>(op, panels, accumulate, s, lds); break;
-    case 3: qk_tile<3>(op, panels, accumulate, s, lds); break;
-    case 2: qk_tile<2>(op, panels, accumulate, s, lds); break;
-    default: qk_tile<1>(op, panels, accumulate, s, lds); break;
-  }
-}
-
 __mmask16 first_lanes(int64_t cols) {
   return cols >= 16 ? __mmask16(0xFFFF) : cols <= 0 ? __mmask16(0) : __mmask16((1u << cols) - 1);
 }
@@ -112,27 +95,10 @@ void pv_tile(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv
   }
 }
 
+// O[M][Dv] += P[M][n] · V[n][Dv], kNR columns at a time.
 template <int M>
-void pv_cols(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
+void pv_rows(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o, int64_t ldo) {
   for (int64_t c0 = 0; c0 < Dv; c0 += 32) pv_tile<M>(p, ldp, n, v + c0, ldv, Dv - c0, o + c0, ldo);
-}
-
-void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
-              int64_t ldo) {
-  switch (mr) {
-    case 12: pv_cols<12>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 11: pv_cols<11>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 10: pv_cols<10>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 9: pv_cols<9>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 8: pv_cols<8>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 7: pv_cols<7>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 6: pv_cols<6>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 5: pv_cols<5>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 4: pv_cols<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 3: pv_cols<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 2: pv_cols<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    default: pv_cols<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-  }
 }
 
 // exp(x) for x <= 0, one register: x = n·ln2 + r (n rounded by the 1.5·2^23 trick), exp(r)

@@ -62,15 +62,6 @@ void qk_tile(const PanelOperands& op, int64_t panels, bool accumulate, float* s,
   }
 }
 
-void qk_block(const PanelOperands& op, int mr, int64_t panels, bool accumulate, float* s, int64_t lds) {
-  switch (mr) {
-    case 4: qk_tile<4>(op, panels, accumulate, s, lds); break;
-    case 3: qk_tile<3>(op, panels, accumulate, s, lds); break;
-    case 2: qk_tile<2>(op, panels, accumulate, s, lds); break;
-    default: qk_tile<1>(op, panels, accumulate, s, lds); break;
-  }
-}
-
 // O[M][Dv] (ld ldo) += P[M][n] (ld ldp) · V[n][Dv] (ld ldv): 8 columns at a time in
 // registers, the last Dv % 8 columns by a plain loop (V is never read past Dv).
 template <int M>
@@ -104,16 +95,6 @@ void pv_rows(const float* p, int64_t ldp, int64_t n, const float* v, int64_t ldv
         for (int64_t c = c0; c < Dv; ++c) orow[c] += a * vrow[c];
       }
     }
-  }
-}
-
-void pv_block(const float* p, int64_t ldp, int mr, int64_t n, const float* v, int64_t ldv, int64_t Dv, float* o,
-              int64_t ldo) {
-  switch (mr) {
-    case 4: pv_rows<4>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 3: pv_rows<3>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    case 2: pv_rows<2>(p, ldp, n, v, ldv, Dv, o, ldo); break;
-    default: pv_rows<1>(p, ldp, n, v, ldv, Dv, o, ldo); break;
   }
 }
 
