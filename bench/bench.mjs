@@ -161,15 +161,17 @@ for (const threads of opts.threads) {
       return { error: shortErr(e) };
     }
   };
-  const ceilBefore = measureCeiling('before');
-  if (oursLoadable && !args['no-core']) {
-    progress(`${threads}t: attention core (scaledDotProductAttention)`);
+  const wantCore = oursLoadable && !args['no-core'];
+  const measureCore = (when) => {
+    progress(`${threads}t: attention core, scaledDotProductAttention (${when})`);
     try {
-      core[threads] = attentionCoreGflops(threads, { reps: quick ? 3 : 5 });
+      return attentionCoreGflops(threads, { reps: quick ? 3 : 5 });
     } catch (e) {
-      core[threads] = { error: shortErr(e) };
+      return { error: shortErr(e) };
     }
-  }
+  };
+  const ceilBefore = measureCeiling('before');
+  const coreBefore = wantCore ? measureCore('before') : null;
   for (const s of opts.shapes) {
     const rows = await benchShape(ctx, s, threads, opts.reuseSingleThreaded ? reuse.get(s) : null);
     for (const r of rows) {
@@ -181,10 +183,16 @@ for (const threads of opts.threads) {
     results.push(...rows);
     progress(`${threads}t ${s}: done`, true);
   }
-  // the ceiling is the better of a measurement before and one after this thread count's shapes
-  const ceilAfter = measureCeiling('after');
-  const best = [ceilBefore, ceilAfter].filter((c) => c.gflops).sort((a, b) => b.gflops - a.gflops)[0];
-  ceiling[threads] = best ? { ...best, before: ceilBefore.gflops, after: ceilAfter.gflops } : ceilBefore;
+  // The ceiling and the core are each the better of a measurement before and one after this
+  // thread count's shapes: the same treatment for the numerator and the denominator of the
+  // core's % of the ceiling (one noisy moment on a shared machine moves neither alone).
+  if (wantCore) core[threads] = betterOf(coreBefore, measureCore('after'));
+  ceiling[threads] = betterOf(ceilBefore, measureCeiling('after'));
+}
+
+function betterOf(before, after) {
+  const best = [before, after].filter((c) => c.gflops).sort((a, b) => b.gflops - a.gflops)[0];
+  return best ? { ...best, before: before.gflops, after: after.gflops } : before;
 }
 
 meta.loadavgAtStart = loadBefore;

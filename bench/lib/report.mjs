@@ -80,7 +80,7 @@ export function renderReport({ meta, ceiling, core = {}, bandwidth = {}, results
     if (k)
       o.push(
         k.gflops
-          ? `attention core: scaledDotProductAttention ${k.shape}, no mask: ${fmtMs(k.ms)} ms, ${fmtG(k.gflops)} GFLOP/s${c?.gflops ? ` = ${Math.round((100 * k.gflops) / c.gflops)}% of the sgemm ceiling` : ''} (4·L²·D flops per head, median of ${k.reps})`
+          ? `attention core: scaledDotProductAttention ${k.shape}, no mask: ${fmtMs(k.ms)} ms, ${fmtG(k.gflops)} GFLOP/s${c?.gflops ? ` = ${Math.round((100 * k.gflops) / c.gflops)}% of the sgemm ceiling` : ''} (4·L²·D flops per head, median of ${k.reps}; best of ${fmtG(k.before)} before / ${fmtG(k.after)} after the shapes)`
           : `attention core: n/a (${k.error})`,
       );
     const bw = bandwidth[threads];
