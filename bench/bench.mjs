@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import os from 'node:os';
 import { SHAPES, SHAPE_ORDER, flops } from './lib/shapes.mjs';
-import { copyBandwidth } from './lib/bandwidth.mjs';
+import { copyBandwidthInChild } from './lib/bandwidth.mjs';
 import { benchShape, CHECK_TOL } from './lib/run-shape.mjs';
 import { cpuInfo, mappedBlasLibs, blasEnv, cpuSnapshot, backgroundLoad } from './lib/sysinfo.mjs';
 import { renderReport } from './lib/report.mjs';
@@ -147,7 +147,7 @@ for (const threads of opts.threads) {
     // same run, same thread count: what the decode steps' GB/s is compared with
     progress(`${threads}t: memory bandwidth (copy of ${args['bw-mib']} MiB)`);
     try {
-      bandwidth[threads] = await copyBandwidth(threads, { mib: Number(args['bw-mib']), reps: quick ? 2 : 3 });
+      bandwidth[threads] = await copyBandwidthInChild(threads, { mib: Number(args['bw-mib']), reps: quick ? 2 : 3 });
     } catch (e) {
       bandwidth[threads] = { error: shortErr(e) };
     }
