@@ -45,7 +45,7 @@ if (fs.existsSync(path.join(root, 'dist', 'index.d.ts'))) {
 }
 step('publint', process.execPath, [path.join(root, 'node_modules', 'publint', 'src', 'cli.js'), '--strict', root]);
 
-const cpp = spawnSync('git', ['ls-files', 'native/*.h', 'native/*.cpp'], { cwd: root, encoding: 'utf8' })
+const cpp = spawnSync('git', ['ls-files', 'native/*.h', 'native/*.cpp', 'native/*.inc'], { cwd: root, encoding: 'utf8' })
   .stdout.split('\n')
   .filter(Boolean);
 if (spawnSync('clang-format', ['--version'], { stdio: 'ignore' }).status === 0) {
