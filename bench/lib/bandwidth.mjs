@@ -2,9 +2,9 @@
 // (2 GiB by default: L3s of several hundred MiB exist) with `threads` worker threads, each copying its
 // share (memcpy through TypedArray.set). GB/s counts bytes read + bytes written (2 × size), 1 GB = 1e9.
 // The first copy faults the destination's pages in and is not counted; median of `reps` after it.
-import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { runJsonChild } from './child.mjs';
 
 const WORKER = `
 const { parentPort, workerData: { sab, size, lo, hi } } = require('node:worker_threads');
@@ -58,11 +58,7 @@ export async function copyBandwidth(threads, { mib = 2048, reps = 3 } = {}) {
 // memory is released when it exits, before the parent goes on.
 export function copyBandwidthInChild(threads, { mib = 2048, reps = 3 } = {}) {
   const child = fileURLToPath(new URL('../scripts/bandwidth-child.mjs', import.meta.url));
-  const argv = [child, String(threads), String(mib), String(reps)];
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, argv, { timeout: 600_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`bandwidth child: ${stderr.trim().split('\n').pop() || err.message}`));
-      resolve(JSON.parse(stdout.trim().split('\n').pop()));
-    });
+  return runJsonChild([child, String(threads), String(mib), String(reps)]).catch((e) => {
+    throw new Error(`bandwidth child: ${e.message}`);
   });
 }
